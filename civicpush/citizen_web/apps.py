@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CitizenWebConfig(AppConfig):
+    name = "civicpush.citizen_web"
+    label = "citizen_web"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class CitizensConfig(AppConfig):
+    name = "civicpush.citizens"
+    label = "citizens"
+    verbose_name = "Citizens"

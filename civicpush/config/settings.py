@@ -1,0 +1,200 @@
+"""CivicPush settings. Everything that differs between machines comes from the environment.
+
+Embedded default (no DATABASE_URL, no CELERY_BROKER_URL): SQLite in var/, tasks run in-process.
+At scale: DATABASE_URL=postgres://..., CELERY_BROKER_URL=redis://... or amqp://...
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("CIVICPUSH_VAR_DIR", BASE_DIR / "var"))
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def required_secret(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. `make run` writes one into .local/env; in production set it in the environment."
+        )
+    return value
+
+
+DEBUG = env_flag("CIVICPUSH_DEBUG")
+SECRET_KEY = required_secret("CIVICPUSH_SECRET_KEY")
+# Key for encrypting identity numbers at rest (Fernet, urlsafe base64 of 32 bytes).
+FIELD_ENCRYPTION_KEY = required_secret("CIVICPUSH_FIELD_KEY")
+# Key for the keyed hash used to look identity numbers and phones up without storing them in clear.
+LOOKUP_HMAC_KEY = required_secret("CIVICPUSH_HMAC_KEY")
+
+# Demo mode: the demo SMS backend's codes are visible on /dev/otp/. Never on in production.
+DEMO_MODE = env_flag("CIVICPUSH_DEMO_MODE")
+
+ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
+CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICPUSH_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "ninja",
+    "civicpush.core",
+    "civicpush.org",
+    "civicpush.citizens",
+    "civicpush.console",
+    "civicpush.citizen_web",
+    "civicpush.store_web",
+    "civicpush.api",
+    "civicpush.demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "civicpush.core.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "civicpush.core.middleware.StaffIdleTimeoutMiddleware",
+    "civicpush.citizens.middleware.CitizenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "civicpush.config.urls"
+WSGI_APPLICATION = "civicpush.config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "civicpush" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "civicpush.core.context_processors.civicpush",
+            ],
+        },
+    }
+]
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'civicpush.sqlite3'}",
+        conn_max_age=int(os.environ.get("CIVICPUSH_CONN_MAX_AGE", "60")),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # WAL lets the in-process task runner and web threads read while one writes.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "org.StaffUser"
+AUTHENTICATION_BACKENDS = ["civicpush.org.auth_backend.LockoutModelBackend"]
+LOGIN_URL = "/console/login/"
+LOGIN_REDIRECT_URL = "/console/"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Staff: 5 failed sign-ins lock the account for 15 minutes; 30 idle minutes end the session.
+STAFF_MAX_FAILED_LOGINS = 5
+STAFF_LOCKOUT_SECONDS = 15 * 60
+STAFF_IDLE_TIMEOUT_SECONDS = int(os.environ.get("CIVICPUSH_STAFF_IDLE_SECONDS", str(30 * 60)))
+
+# Citizens: one-time codes.
+OTP_TTL_SECONDS = 5 * 60
+OTP_MAX_WRONG = 5
+OTP_LOCK_SECONDS = 15 * 60
+OTP_PER_NUMBER_INTERVAL_SECONDS = 60  # at most one code a minute per number
+OTP_PER_NUMBER_PER_HOUR = 5
+OTP_PER_CLIENT_PER_HOUR = int(os.environ.get("CIVICPUSH_OTP_PER_CLIENT_PER_HOUR", "20"))
+SMS_BACKEND = os.environ.get("CIVICPUSH_SMS_BACKEND", "civicpush.citizens.sms.DemoSmsBackend")
+PRIVACY_NOTICE_VERSION = "2026-11"
+
+# Citizen sessions last (the PWA stays signed in); staff sessions end after idle time (middleware).
+SESSION_COOKIE_AGE = 90 * 24 * 3600
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = env_flag("CIVICPUSH_SECURE_COOKIES")
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LANGUAGE_CODE = "zh-hant"
+LANGUAGES = [("zh-hant", "繁體中文"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "civicpush" / "locale"]
+TIME_ZONE = "Asia/Taipei"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = True
+
+# Celery: a broker URL switches from in-process execution to real workers.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_DEFAULT_QUEUE = "default"
+# Personal notices never wait behind bulk broadcasts: separate queues, separate workers at scale.
+CELERY_TASK_ROUTES = {"civicpush.personal.*": {"queue": "personal"}, "civicpush.bulk.*": {"queue": "bulk"}}
+CELERY_TIMEZONE = TIME_ZONE
+
+COUNTY_CODE = os.environ.get("CIVICPUSH_COUNTY_CODE", "10014")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("CIVICPUSH_LOG_LEVEL", "INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
+
+NINJA_PAGINATION_PER_PAGE = 50
+APP_NAME = _("CivicPush")

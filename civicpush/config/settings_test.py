@@ -1,0 +1,20 @@
+"""Settings for the test suite: fixed throw-away keys (not secrets), fast hashing, demo SMS."""
+
+import os
+
+os.environ.setdefault("CIVICPUSH_SECRET_KEY", "test-only-secret-key-not-for-production-0123456789")
+os.environ.setdefault("CIVICPUSH_FIELD_KEY", "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI=")
+os.environ.setdefault("CIVICPUSH_HMAC_KEY", "test-only-hmac-key")
+os.environ.setdefault("CIVICPUSH_DEMO_MODE", "1")
+
+from .settings import *  # noqa: E402,F403
+from .settings import DATABASES  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file (not :memory:) so that live-server threads and worker processes see the same data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-civicpush.sqlite3")}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StoreWebConfig(AppConfig):
+    name = "civicpush.store_web"
+    label = "store_web"

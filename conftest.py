@@ -1,0 +1,83 @@
+"""Project-wide test fixtures: real Chromium through Playwright, axe-core scans, organisation data."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = os.environ.get("CIVICPUSH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).parent / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (no browser download)."""
+    if not CHROMIUM:
+        pytest.skip("chromium is not installed (make browser-deps installs it)")
+    # Playwright's sync API runs an event loop in this thread; Django's ORM calls made by the test
+    # itself are still synchronous, so allow them.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone_page(chromium_browser: Any) -> Iterator[Any]:
+    """A phone-sized page (390×844, touch) in a fresh context."""
+    context = chromium_browser.new_context(
+        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
+        locale="zh-TW",
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def desktop_page(chromium_browser: Any) -> Iterator[Any]:
+    context = chromium_browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-TW")
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_serious_violations(page: Any) -> list[dict[str, Any]]:
+    """Run axe-core on the page; return the serious and critical violations."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+
+
+def save_screenshot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def org(db: Any) -> Any:
+    """The Fire Bureau demo organisation (county, agency, 12 units, one staff member per role)."""
+    from civicpush.org.tests.factories import build_fire_bureau
+
+    return build_fire_bureau()
