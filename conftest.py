@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-CHROMIUM = os.environ.get("CIVICPUSH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-ARTIFACTS = Path(__file__).parent / "test-artifacts"
+CHROMIUM = (
+    os.environ.get("CIVICPUSH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+)
 
 
 @pytest.fixture(scope="session")
@@ -46,7 +46,10 @@ def chromium_browser() -> Iterator[Any]:
 def phone_page(chromium_browser: Any) -> Iterator[Any]:
     """A phone-sized page (390×844, touch) in a fresh context."""
     context = chromium_browser.new_context(
-        viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True, has_touch=True,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
         locale="zh-TW",
     )
     page = context.new_page()
@@ -60,19 +63,6 @@ def desktop_page(chromium_browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def axe_serious_violations(page: Any) -> list[dict[str, Any]]:
-    """Run axe-core on the page; return the serious and critical violations."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page)
-    return [v for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
-
-
-def save_screenshot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 @pytest.fixture

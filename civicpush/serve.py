@@ -19,13 +19,22 @@ def main() -> int:
     python = sys.executable
     procs: list[subprocess.Popen[bytes]] = []
     web = [
-        python, "-m", "gunicorn", "civicpush.config.wsgi:application",
-        "--bind", f"127.0.0.1:{port}",
-        "--workers", os.environ.get("WEB_CONCURRENCY", "2"),
-        "--threads", os.environ.get("WEB_THREADS", "8"),
-        "--worker-class", "gthread",
-        "--access-logfile", "-" if os.environ.get("CIVICPUSH_ACCESS_LOG") == "1" else "/dev/null",
-        "--graceful-timeout", "10",
+        python,
+        "-m",
+        "gunicorn",
+        "civicpush.config.wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY", "2"),
+        "--threads",
+        os.environ.get("WEB_THREADS", "8"),
+        "--worker-class",
+        "gthread",
+        "--access-logfile",
+        "-" if os.environ.get("CIVICPUSH_ACCESS_LOG") == "1" else "/dev/null",
+        "--graceful-timeout",
+        "10",
     ]
     procs.append(subprocess.Popen(web))
     if os.environ.get("CELERY_BROKER_URL"):
@@ -33,7 +42,9 @@ def main() -> int:
         procs.append(subprocess.Popen([*celery, "-Q", "personal", "-n", "personal@%h", "--concurrency", "2"]))
         procs.append(subprocess.Popen([*celery, "-Q", "default,bulk", "-n", "bulk@%h", "--concurrency", "2"]))
         print("Celery workers started for queues: personal; default,bulk", flush=True)
-    print(f"CivicPush is serving on http://127.0.0.1:{port}/  (console: /console/, store: /store/)", flush=True)
+    print(
+        f"CivicPush is serving on http://127.0.0.1:{port}/  (console: /console/, store: /store/)", flush=True
+    )
 
     def stop(signum: int, frame: object) -> None:
         for p in procs:

@@ -7,8 +7,8 @@ os.environ.setdefault("CIVICPUSH_FIELD_KEY", "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzND
 os.environ.setdefault("CIVICPUSH_HMAC_KEY", "test-only-hmac-key")
 os.environ.setdefault("CIVICPUSH_DEMO_MODE", "1")
 
-from .settings import *  # noqa: E402,F403
-from .settings import DATABASES  # noqa: E402
+from .settings import *  # noqa: F403
+from .settings import DATABASES
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

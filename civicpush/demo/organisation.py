@@ -92,7 +92,9 @@ def create_fire_bureau(password: str | None = None) -> DemoOrganisation:
     demo = DemoOrganisation(county=county, agency=agency, password=password)
     for code, name, name_en, kind in FIRE_BUREAU_UNITS:
         demo.units[code], _ = Unit.objects.get_or_create(
-            agency=agency, code=code, defaults={"county": county, "name": name, "name_en": name_en, "kind": kind}
+            agency=agency,
+            code=code,
+            defaults={"county": county, "name": name, "name_en": name_en, "kind": kind},
         )
     for parent_code, code, name, name_en in FIRE_BUREAU_SQUADS:
         demo.units[code], _ = Unit.objects.get_or_create(

@@ -27,7 +27,11 @@ class LockoutModelBackend(ModelBackend):
     right password, until the lock expires. Raises AccountLocked so the view can say so."""
 
     def authenticate(  # type: ignore[override]
-        self, request: HttpRequest | None, username: str | None = None, password: str | None = None, **kwargs: Any
+        self,
+        request: HttpRequest | None,
+        username: str | None = None,
+        password: str | None = None,
+        **kwargs: Any,
     ) -> StaffUser | None:
         if username is None or password is None:
             return None
