@@ -9,9 +9,7 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = (
-    os.environ.get("CIVICPUSH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-)
+CHROMIUM = os.environ.get("CIVICPUSH_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")

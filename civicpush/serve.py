@@ -42,9 +42,7 @@ def main() -> int:
         procs.append(subprocess.Popen([*celery, "-Q", "personal", "-n", "personal@%h", "--concurrency", "2"]))
         procs.append(subprocess.Popen([*celery, "-Q", "default,bulk", "-n", "bulk@%h", "--concurrency", "2"]))
         print("Celery workers started for queues: personal; default,bulk", flush=True)
-    print(
-        f"CivicPush is serving on http://127.0.0.1:{port}/  (console: /console/, store: /store/)", flush=True
-    )
+    print(f"CivicPush is serving on http://127.0.0.1:{port}/  (console: /console/, store: /store/)", flush=True)
 
     def stop(signum: int, frame: object) -> None:
         for p in procs:

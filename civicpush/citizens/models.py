@@ -90,9 +90,7 @@ class ConsentRecord(models.Model):
     class Meta:
         ordering = ["-accepted_at"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["citizen", "notice_version"], name="citizens_consent_once_per_version"
-            )
+            models.UniqueConstraint(fields=["citizen", "notice_version"], name="citizens_consent_once_per_version")
         ]
 
 
@@ -111,9 +109,7 @@ class Residency(models.TextChoices):
 class CitizenProfile(models.Model):
     """Personal data a citizen chose to give. Created only after consent (services enforce it)."""
 
-    citizen = models.OneToOneField(
-        Citizen, primary_key=True, on_delete=models.CASCADE, related_name="profile"
-    )
+    citizen = models.OneToOneField(Citizen, primary_key=True, on_delete=models.CASCADE, related_name="profile")
     consent = models.ForeignKey(ConsentRecord, on_delete=models.PROTECT, related_name="+")
     display_name = models.CharField(_("display name"), max_length=50, blank=True)
     township = models.ForeignKey(Township, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -121,9 +117,7 @@ class CitizenProfile(models.Model):
     birth_year = models.PositiveSmallIntegerField(_("birth year"), null=True, blank=True)
     gender = models.CharField(_("gender"), max_length=16, choices=Gender.choices, default=Gender.UNDISCLOSED)
     topics_mask = models.IntegerField(_("topics"), default=0)
-    residency = models.CharField(
-        _("residency"), max_length=16, choices=Residency.choices, default=Residency.RESIDENT
-    )
+    residency = models.CharField(_("residency"), max_length=16, choices=Residency.choices, default=Residency.RESIDENT)
     # Identity number: a keyed hash to look it up, the ciphertext for the citizen's own export,
     # and a masked form (A12*****89) that is all staff ever see.
     national_id_hmac = models.CharField(max_length=64, unique=True, null=True, blank=True)

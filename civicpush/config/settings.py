@@ -43,9 +43,7 @@ LOOKUP_HMAC_KEY = required_secret("CIVICPUSH_HMAC_KEY")
 # Demo mode: the demo SMS backend's codes are visible on /dev/otp/. Never on in production.
 DEMO_MODE = env_flag("CIVICPUSH_DEMO_MODE")
 
-ALLOWED_HOSTS = [
-    h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h
-]
+ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICPUSH_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [

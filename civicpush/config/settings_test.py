@@ -8,7 +8,7 @@ os.environ.setdefault("CIVICPUSH_HMAC_KEY", "test-only-hmac-key")
 os.environ.setdefault("CIVICPUSH_DEMO_MODE", "1")
 
 from .settings import *  # noqa: F403
-from .settings import DATABASES
+from .settings import DATABASES, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

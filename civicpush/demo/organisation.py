@@ -13,7 +13,7 @@ from civicpush.citizens.reference_data import TAITUNG_COUNTY_CODE, TAITUNG_COUNT
 from civicpush.org.models import Agency, County, RoleAssignment, StaffUser, Unit, UnitKind
 from civicpush.org.roles import Role
 
-DEFAULT_DEMO_PASSWORD = "civicpush-demo-2026"  # demo data only, printed by `make run`
+DEFAULT_DEMO_PASSWORD = "civicpush-demo-2026"  # noqa: S105 - demo data only, printed by `make run`
 
 # (code, name, English name, kind). Seed 000 §3: staff units (幕僚單位) push to groups only,
 # business units (業務單位) to groups and everyone. Field brigades (外勤大隊) have their pushes made
@@ -110,7 +110,7 @@ def create_fire_bureau(password: str | None = None) -> DemoOrganisation:
         )
 
     def staff(username: str, display_name: str) -> StaffUser:
-        user, created = StaffUser.objects.get_or_create(
+        user, _created = StaffUser.objects.get_or_create(
             username=username,
             defaults={
                 "display_name": display_name,

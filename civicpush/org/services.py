@@ -52,9 +52,7 @@ def do_add_staff(
     """
     permissions.require(actor, Capability.MANAGE_STAFF, unit)
     if role not in Role.values or role in COUNTY_WIDE_ROLES:
-        raise ValidationFailed(
-            _("This role cannot be given on a unit."), field_errors={"role": [_("Invalid role.")]}
-        )
+        raise ValidationFailed(_("This role cannot be given on a unit."), field_errors={"role": [_("Invalid role.")]})
     username = username.strip()
     if not username:
         raise ValidationFailed(field_errors={"username": [_("Enter a user name.")]})
@@ -164,9 +162,7 @@ def do_create_api_key(*, actor: StaffUser, unit: Unit, name: str, kind: str) -> 
     key = UnitApiKey.objects.create(
         unit=unit, name=name, kind=kind, prefix=prefix, key_hash=hash_api_key(raw), created_by=actor
     )
-    log_action(
-        "org.api_key.created", actor=actor, obj=key, unit_id=unit.pk, after={"name": name, "kind": kind}
-    )
+    log_action("org.api_key.created", actor=actor, obj=key, unit_id=unit.pk, after={"name": name, "kind": kind})
     return key, raw
 
 
@@ -188,11 +184,7 @@ def authenticate_api_key(raw_key: str) -> UnitApiKey | None:
     """The active key matching `raw_key`, or None. Updates last-used at most once a minute."""
     if not raw_key.startswith(API_KEY_PREFIX + "_"):
         return None
-    key = (
-        UnitApiKey.objects.select_related("unit", "unit__agency")
-        .filter(key_hash=hash_api_key(raw_key))
-        .first()
-    )
+    key = UnitApiKey.objects.select_related("unit", "unit__agency").filter(key_hash=hash_api_key(raw_key)).first()
     if key is None or key.revoked_at is not None:
         return None
     now = timezone.now()
