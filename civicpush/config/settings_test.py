@@ -18,3 +18,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tasks run in-process in tests; the broker tests (marked `broker`) switch this off around a real
+# worker process to prove the queue path.
+CELERY_TASK_ALWAYS_EAGER = True

@@ -43,7 +43,8 @@ def log_action(
     ctx = request_context.current()
     staff = actor if getattr(actor, "is_authenticated", False) and hasattr(actor, "username") else None
     if unit_id is None and obj is not None:
-        unit_id = getattr(obj, "unit_id", None)
+        # A unit is its own scope; other objects name theirs in `unit_id`.
+        unit_id = obj.pk if obj._meta.label_lower == "org.unit" else getattr(obj, "unit_id", None)
     if county_id is None:
         county_id = getattr(obj, "county_id", None) or getattr(staff, "county_id", None)
     return AuditEntry.objects.create(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -56,7 +57,7 @@ class LockoutModelBackend(ModelBackend):
             StaffUser.objects.filter(pk=user.pk).update(failed_login_count=F("failed_login_count") + 1)
             user.refresh_from_db(fields=["failed_login_count", "locked_until"])
             if user.failed_login_count >= settings.STAFF_MAX_FAILED_LOGINS:
-                until = timezone.now() + timezone.timedelta(seconds=settings.STAFF_LOCKOUT_SECONDS)
+                until = timezone.now() + timedelta(seconds=settings.STAFF_LOCKOUT_SECONDS)
                 StaffUser.objects.filter(pk=user.pk).update(locked_until=until, failed_login_count=0)
                 log_action(
                     "org.staff.locked_out",

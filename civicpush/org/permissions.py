@@ -36,7 +36,7 @@ def _scope_filter(assignments: list[RoleAssignment]) -> Q | None:
     """A Q over Unit selecting every unit the given assignments cover, or None when they cover nothing."""
     q: Q | None = None
     for a in assignments:
-        if a.unit_id is not None:
+        if a.unit is not None:
             part = Q(path__startswith=a.unit.path)
         elif a.agency_id is not None:
             part = Q(agency_id=a.agency_id)
@@ -59,7 +59,7 @@ def has_capability(user: Any, capability: Capability, unit: Unit) -> bool:
     for a in _assignments(user):
         if capability not in ROLE_CAPABILITIES.get(a.role, frozenset()):
             continue
-        if a.unit_id is not None:
+        if a.unit is not None:
             if unit.path.startswith(a.unit.path):
                 return True
         elif a.agency_id is not None:
@@ -83,7 +83,7 @@ def roles_on(user: Any, unit: Unit) -> set[str]:
     out = set()
     for a in _assignments(user):
         if (
-            (a.unit_id is not None and unit.path.startswith(a.unit.path))
+            (a.unit is not None and unit.path.startswith(a.unit.path))
             or (a.unit_id is None and a.agency_id is not None and unit.agency_id == a.agency_id)
             or (a.unit_id is None and a.agency_id is None and unit.county_id == a.county_id)
         ):
