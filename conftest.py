@@ -69,3 +69,14 @@ def org(db: Any) -> Any:
     from civicpush.org.tests.factories import build_fire_bureau
 
     return build_fire_bureau()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Every test starts in the default language (a request with Accept-Language: en must not leak)."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

@@ -50,7 +50,9 @@ def start_and_time(clone: Path, port: int, log_name: str, timeout: float) -> flo
     env["PORT"] = str(port)
     log = open(clone / log_name, "wb")  # noqa: SIM115 - closed below
     started = time.monotonic()
-    proc = subprocess.Popen(["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "run"], cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     try:
         ok = wait_for_page(f"http://127.0.0.1:{port}/", proc, timeout)
         elapsed = time.monotonic() - started

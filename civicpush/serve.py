@@ -41,7 +41,12 @@ def main() -> int:
         celery = [python, "-m", "celery", "-A", "civicpush.config", "worker", "--loglevel", "INFO"]
         procs.append(subprocess.Popen([*celery, "-Q", "personal", "-n", "personal@%h", "--concurrency", "2"]))
         procs.append(subprocess.Popen([*celery, "-Q", "default,bulk", "-n", "bulk@%h", "--concurrency", "2"]))
-        print("Celery workers started for queues: personal; default,bulk", flush=True)
+        beat_schedule = os.path.join(os.environ.get("CIVICPUSH_VAR_DIR", "var"), "celerybeat-schedule")
+        procs.append(subprocess.Popen([python, "-m", "celery", "-A", "civicpush.config", "beat", "-s", beat_schedule]))
+        print("Celery workers started for queues: personal; default,bulk; and celery beat", flush=True)
+    else:
+        # Embedded default: periodic tasks run in-process in a small scheduler process.
+        procs.append(subprocess.Popen([python, "manage.py", "run_periodic"]))
     print(f"CivicPush is serving on http://127.0.0.1:{port}/  (console: /console/, store: /store/)", flush=True)
 
     def stop(signum: int, frame: object) -> None:

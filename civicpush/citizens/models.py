@@ -15,7 +15,7 @@ from civicpush.org.models import County
 
 
 class Township(models.Model):
-    """鄉鎮市. Reference data (seeded by migration for Taitung's 16)."""
+    """鄉鎮市. Reference data, loaded by citizens.reference.ensure_reference_data (Taitung: 16)."""
 
     county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="townships")
     code = models.CharField(_("code"), max_length=16, unique=True)  # TOWNCODE, e.g. 10014010

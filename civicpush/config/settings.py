@@ -58,6 +58,8 @@ INSTALLED_APPS = [
     "civicpush.core",
     "civicpush.org",
     "civicpush.citizens",
+    "civicpush.audiences",
+    "civicpush.pushes",
     "civicpush.console",
     "civicpush.citizen_web",
     "civicpush.store_web",
@@ -162,6 +164,7 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
@@ -198,3 +201,10 @@ LOGGING = {
 
 NINJA_PAGINATION_PER_PAGE = 50
 APP_NAME = _("CivicPush")
+
+# Periodic tasks: run by `celery beat` with a broker, by `manage.py run_periodic` on the embedded default.
+# Each entry: task name → seconds between runs.
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-pushes": {"task": "civicpush.bulk.dispatch_due_pushes", "schedule": 30.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

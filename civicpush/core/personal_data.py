@@ -26,6 +26,10 @@ def export_all(citizen: Any) -> dict[str, Any]:
     return {section: exporter(citizen) for section, exporter in sorted(_exporters.items())}
 
 
+# Erased last: it removes the mobile number, which other erasers may still need to find rows.
+ERASED_LAST = "citizen"
+
+
 def erase_all(citizen: Any) -> None:
-    for _section, eraser in sorted(_erasers.items()):
+    for _section, eraser in sorted(_erasers.items(), key=lambda item: (item[0] == ERASED_LAST, item[0])):
         eraser(citizen)

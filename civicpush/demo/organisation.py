@@ -125,10 +125,10 @@ def create_fire_bureau(password: str | None = None) -> DemoOrganisation:
 
     for code, name, _name_en, _kind in FIRE_BUREAU_UNITS:
         unit = demo.units[code]
-        for role in UNIT_ROLES:
-            user = staff(f"{code}.{ROLE_USER_SUFFIX[role]}", f"{name}{ROLE_TITLES[role]}")
+        for unit_role in UNIT_ROLES:
+            user = staff(f"{code}.{ROLE_USER_SUFFIX[unit_role]}", f"{name}{ROLE_TITLES[unit_role]}")
             RoleAssignment.objects.get_or_create(
-                user=user, role=role, unit=unit, defaults={"agency": agency, "county": county}
+                user=user, role=unit_role, unit=unit, defaults={"agency": agency, "county": county}
             )
     for role, username, display_name in AGENCY_ROLES:
         user = staff(username, display_name)

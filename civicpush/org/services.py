@@ -141,7 +141,14 @@ def do_unlock_staff(*, actor: StaffUser, user: StaffUser, unit: Unit) -> None:
         raise NotFound()
     before = {"locked_until": user.locked_until, "failed_login_count": user.failed_login_count}
     StaffUser.objects.filter(pk=user.pk).update(locked_until=None, failed_login_count=0)
-    log_action("org.staff.unlocked", actor=actor, obj=user, unit_id=unit.pk, before=before)
+    log_action(
+        "org.staff.unlocked",
+        actor=actor,
+        obj=user,
+        unit_id=unit.pk,
+        before=before,
+        after={"locked_until": None, "failed_login_count": 0},
+    )
 
 
 def hash_api_key(raw_key: str) -> str:
@@ -168,6 +175,7 @@ def do_create_api_key(*, actor: StaffUser, unit: Unit, name: str, kind: str) -> 
 
 @transaction.atomic
 def do_revoke_api_key(*, actor: StaffUser, key_id: int) -> UnitApiKey:
+    """Revoke a unit API key (idempotent: revoking a revoked key changes and records nothing)."""
     key = UnitApiKey.objects.select_for_update().select_related("unit").filter(pk=key_id).first()
     if key is None:
         raise NotFound()
@@ -176,7 +184,14 @@ def do_revoke_api_key(*, actor: StaffUser, key_id: int) -> UnitApiKey:
         key.revoked_at = timezone.now()
         key.revoked_by = actor
         key.save(update_fields=["revoked_at", "revoked_by"])
-        log_action("org.api_key.revoked", actor=actor, obj=key, unit_id=key.unit_id)
+        log_action(
+            "org.api_key.revoked",
+            actor=actor,
+            obj=key,
+            unit_id=key.unit_id,
+            before={"name": key.name, "kind": key.kind, "revoked_at": None},
+            after={"name": key.name, "kind": key.kind, "revoked_at": key.revoked_at},
+        )
     return key
 
 

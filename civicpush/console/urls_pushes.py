@@ -1,0 +1,4 @@
+"""Console URLs for pushes (names are in the "console" namespace)."""
+
+
+urlpatterns: list = []

@@ -1,0 +1,68 @@
+"""`manage.py load_demo [--if-empty] [--reset]`: the demo organisation, Taitung's townships and
+villages, and 2,000 deterministic demo citizens."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.db.models import Count
+
+from civicpush.citizens.models import Citizen, CitizenProfile, Residency, Township, Village
+from civicpush.demo.citizens import (
+    DEMO_CITIZENS,
+    DEMO_SEED,
+    demo_citizens_exist,
+    load_demo_citizens,
+    remove_citizens,
+)
+from civicpush.demo.organisation import create_fire_bureau
+from civicpush.org.models import RoleAssignment, Unit
+
+
+class Command(BaseCommand):
+    help = "Load the demo organisation, reference data and 2,000 demo citizens (deterministic)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--if-empty", action="store_true", help="Do nothing when demo citizens already exist.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Remove all citizens (with profiles and consents) and load again."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        from civicpush.citizens.reference import ensure_reference_data
+
+        started = time.monotonic()
+        if options["if_empty"] and not options["reset"] and demo_citizens_exist():
+            self.stdout.write("Demo data already loaded; nothing to do (use --reset to reload).")
+            return
+        demo = create_fire_bureau()
+        ensure_reference_data(demo.county)
+        removed = remove_citizens(demo.county) if options["reset"] else 0
+        if demo_citizens_exist():
+            self.stdout.write("Demo citizens already exist; organisation and reference data checked.")
+            return
+        created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
+        self._summary(demo.county, created, removed, time.monotonic() - started)
+
+    def _summary(self, county: Any, created: int, removed: int, seconds: float) -> None:
+        units = Unit.objects.filter(county=county)
+        residency = dict(
+            CitizenProfile.objects.filter(citizen__county=county)
+            .values("residency")
+            .annotate(n=Count("pk"))
+            .values_list("residency", "n")
+        )
+        lines = [
+            f"Demo data loaded in {seconds:.1f} s" + (f" (removed {removed:,} citizens first)" if removed else ""),
+            f"  organisation: {units.filter(parent__isnull=True).count()} units + "
+            f"{units.filter(parent__isnull=False).count()} squads, "
+            f"{RoleAssignment.objects.filter(county=county).values('user').distinct().count()} staff",
+            f"  reference:    {Township.objects.filter(county=county).count()} townships, "
+            f"{Village.objects.filter(township__county=county).count()} villages",
+            f"  citizens:     {created:,} created ({residency.get(Residency.RESIDENT, 0):,} residents, "
+            f"{residency.get(Residency.DIGITAL, 0):,} digital); "
+            f"{Citizen.objects.filter(county=county).count():,} in the county",
+        ]
+        self.stdout.write("\n".join(lines))

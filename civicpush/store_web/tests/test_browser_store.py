@@ -1,0 +1,31 @@
+"""The store app on a phone in real Chromium: sign in, see the home, no serious accessibility violations."""
+
+from __future__ import annotations
+
+import pytest
+
+from civicpush.core.testing import axe_serious_violations, save_screenshot
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_staff_member_signs_in_to_the_store_on_a_phone(live_server, phone_page):
+    from civicpush.org.tests.factories import build_fire_bureau
+
+    build_fire_bureau()
+    page = phone_page
+    page.goto(f"{live_server.url}/store/")
+    assert "/store/login/" in page.url
+    save_screenshot(page, "store-login")
+    assert axe_serious_violations(page) == []
+    page.get_by_label("帳號").fill("prevention.drafter")
+    page.get_by_label("密碼").fill("demo-password-for-tests")
+    page.get_by_role("button", name="登入").click()
+    page.wait_for_url(f"{live_server.url}/store/")
+    assert page.get_by_role("heading", name="收款").is_visible()
+    assert page.get_by_text("即將推出").is_visible()
+    save_screenshot(page, "store-home")
+    violations = axe_serious_violations(page)
+    assert violations == [], violations
+    # Nothing overflows sideways on a 390px-wide phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
