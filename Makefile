@@ -1,5 +1,6 @@
 # CivicPush — `make run` and `make test` are all a new machine needs.
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ ARGS ?=
 LOCAL_ENV := .local/env
 WITH_ENV := set -a; [ -f $(LOCAL_ENV) ] && . ./$(LOCAL_ENV); set +a;
 
-.PHONY: help venv run serve demo-data test test-sqlite test-postgres browser-deps lint typecheck lock bench bench-startup bench-citizens clean
+.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-deps clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -19,8 +20,9 @@ help:
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "Installing dependencies into $(VENV) (first run only; about a minute)…"
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	@$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -76,13 +78,23 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock --quiet
 
-bench: bench-startup bench-citizens
+bench: bench-startup bench-citizens bench-audience bench-inbox
 
 bench-startup:
 	$(PY) bench/startup.py $(ARGS)
 
 bench-citizens: venv $(LOCAL_ENV)
 	@$(WITH_ENV) $(PY) bench/load_citizens.py $(ARGS)
+
+bench-audience: venv $(LOCAL_ENV)
+	@$(WITH_ENV) $(PY) bench/audience_estimate.py $(ARGS)
+
+# wrk is the load generator for HTTP benchmarks (Debian package); without it a slower Python generator is used.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || echo "wrk not installed: using the Python load generator"
+
+bench-inbox: venv $(LOCAL_ENV) bench-deps
+	@$(WITH_ENV) $(PY) bench/inbox.py $(ARGS)
 
 clean:
 	rm -rf var/ staticfiles/

@@ -14,7 +14,7 @@ from ninja.openapi.schema import OpenAPISchema
 
 from . import problems
 from .auth import API_AUTH
-from .routers import audit, org, system
+from .routers import audit, org, pushes, system
 
 
 class CivicPushAPI(NinjaAPI):
@@ -74,3 +74,4 @@ problems.install(api)
 api.add_router("", system.router)
 api.add_router("", org.router)
 api.add_router("", audit.router)
+api.add_router("", pushes.router)

@@ -1,10 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import inbox_views, views
 
 app_name = "citizen_web"
 urlpatterns = [
     path("", views.home, name="home"),
+    path("m/<int:push_id>/", inbox_views.message, name="message"),
+    path("m/<int:push_id>/go/", inbox_views.message_go, name="message_go"),
+    path("media/<path:path>", inbox_views.push_image, name="media"),
     path("signin/", views.signin, name="signin"),
     path("signin/code/", views.signin_code, name="signin_code"),
     path("signin/code/resend/", views.signin_resend, name="signin_resend"),

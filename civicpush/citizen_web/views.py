@@ -100,9 +100,9 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "citizen_web/welcome.html")
     if not selectors.has_current_consent(citizen):
         return redirect("citizen_web:consent")
-    # The pushes issue fills the inbox; until then it is always empty.
-    inbox_items: list[Any] = []
-    return _private(render(request, "citizen_web/inbox.html", {"inbox_items": inbox_items, "active_nav": "inbox"}))
+    from .inbox_views import inbox  # (inbox_views imports citizen_required from here)
+
+    return _private(inbox(request, citizen))
 
 
 # --- sign-in and sign-up ----------------------------------------------------------------------
@@ -240,10 +240,21 @@ def consent(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Sign-out and deletion clear what this device kept: the service worker's copies of inbox and message
+# pages (personal data) and the HTTP cache. citizen.js also asks the service worker to drop its page
+# cache before the form is sent, for browsers that ignore Clear-Site-Data on plain HTTP.
+CLEAR_SITE_DATA = '"cache", "storage"'
+
+
+def _clear_device(response: HttpResponse) -> HttpResponse:
+    response["Clear-Site-Data"] = CLEAR_SITE_DATA
+    return response
+
+
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     request.session.flush()
-    return redirect("citizen_web:home")
+    return _clear_device(redirect("citizen_web:home"))
 
 
 # --- profile --------------------------------------------------------------------------------
@@ -367,7 +378,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         if typed in {confirm_word, "DELETE"}:
             services.do_delete_account(request.citizen)  # type: ignore[attr-defined]
             request.session.flush()
-            return redirect("citizen_web:goodbye")
+            return _clear_device(redirect("citizen_web:goodbye"))
         error = _("Type %(word)s to confirm.") % {"word": confirm_word}
         status = 400
     context = {"confirm_word": confirm_word, "error": error, "active_nav": "me"}
@@ -451,6 +462,7 @@ def service_worker(request: HttpRequest) -> HttpResponse:
             "cache_version": _cache_version(),
             "precache_urls": json.dumps(["/offline/", *(static(name) for name in PRECACHED_STATIC)]),
             "static_prefix": settings.STATIC_URL,
+            "media_prefix": settings.MEDIA_URL,
         },
     )
     response = HttpResponse(body, content_type="application/javascript; charset=utf-8")

@@ -213,3 +213,8 @@ def generate_citizens(
         if progress is not None:
             progress(done, n)
     return done
+
+
+# For other bulk loaders (bench/inbox.py): the same COPY helper and id reservation.
+CopyTable = _CopyTable
+reserve_ids = _reserve_ids

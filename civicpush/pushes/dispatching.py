@@ -69,21 +69,26 @@ def dispatch_one(dispatch_id: int, *, now: datetime.datetime | None = None) -> s
         if d is None or d.status != DispatchStatus.PENDING:
             return d.status if d else "missing"
         push = Push.objects.select_for_update().select_related("unit").get(pk=d.push_id)
+        refusal = None
         try:
             if push.status not in (PushStatus.APPROVED, PushStatus.SCHEDULED, PushStatus.DISPATCHING):
                 raise ChainIncomplete()
             assert_chain_complete(push)
         except ChainIncomplete:
+            refusal = f"refused: push status {push.status}, approvals incomplete or not current"
+        if push.is_test:  # made with a test API key: never reaches citizens, whatever its approvals
+            refusal = "refused: a test push (test API key) is never sent"
+        if refusal is not None:
             d.status = DispatchStatus.BLOCKED
             d.finished_at = now
-            d.note = f"refused: push status {push.status}, approvals incomplete or not current"
+            d.note = refusal
             d.save()
             log_action(
                 "pushes.dispatch.blocked",
                 actor="system",
                 obj=push,
                 unit_id=push.unit_id,
-                data={"dispatch": d.pk, "status": push.status, "revision": push.revision},
+                data={"dispatch": d.pk, "status": push.status, "revision": push.revision, "is_test": push.is_test},
             )
             return d.status
         d.frozen_at = now

@@ -163,6 +163,19 @@ def _allowed_promotions(
     return allowed
 
 
+def _cap_in_memory(rows: list[_Row], cap: int) -> set[int]:
+    """`_allowed_promotions` over rows already fetched: they must hold every visible row from the
+    start of the oldest row's Taipei day onwards, unfiltered (personal rows are never promotional)."""
+    per_day: dict[datetime.date, int] = defaultdict(int)
+    allowed: set[int] = set()
+    for row in sorted((r for r in rows if r.is_promotional), key=lambda r: (r.frozen_at, r.dispatch_id)):
+        day = taipei_date(row.frozen_at)
+        if per_day[day] < cap:
+            allowed.add(row.dispatch_id)
+        per_day[day] += 1
+    return allowed
+
+
 def _apply_cap(citizen: Citizen, now: datetime.datetime, rows: list[_Row], cap: int) -> list[_Row]:
     promos = [r for r in rows if r.is_promotional]
     if not promos:
@@ -237,8 +250,13 @@ def unread_count(citizen: Citizen, *, now: datetime.datetime | None = None) -> i
     now = now or timezone.now()
     cap = policy_for(citizen.county_id).daily_promotion_cap
     since = now - UNREAD_WINDOW
-    rows = _merge([_rows(b.filter(frozen_at__gte=since), None) for b in _branches(citizen, now)], None)
-    rows = _apply_cap(citizen, now, rows, cap)
+    # Every row from the start of the Taipei day containing `since` is fetched once (no filters), so
+    # the daily cap can be counted from these rows themselves (`_cap_in_memory`) instead of querying
+    # the promotional rows a second time: the same rule as `_allowed_promotions`, half the queries.
+    day_start, _end = taipei_day_bounds(since)
+    rows = _merge([_rows(b.filter(frozen_at__gte=day_start), None) for b in _branches(citizen, now)], None)
+    allowed = _cap_in_memory(rows, cap)
+    rows = [r for r in rows if r.frozen_at >= since and (not r.is_promotional or r.dispatch_id in allowed)]
     read = set(
         PushRead.objects.filter(citizen=citizen, push_id__in={r.push_id for r in rows}).values_list(
             "push_id", flat=True

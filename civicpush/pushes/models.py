@@ -117,6 +117,9 @@ class Push(models.Model):
     slot = models.ForeignKey("CountySlot", null=True, blank=True, on_delete=models.PROTECT, related_name="pushes")
 
     status = models.CharField(_("status"), max_length=16, choices=PushStatus.choices, default=PushStatus.DRAFT)
+    # Made with a test API key: it may be drafted, submitted and signed, but is never scheduled or
+    # dispatched (services.do_schedule refuses it; dispatching blocks it), so it never reaches citizens.
+    is_test = models.BooleanField(_("test push (never sent)"), default=False)
     revision = models.PositiveIntegerField(default=1)
     # The chain of roles this revision must pass, snapshotted at submission (the first is the drafter).
     chain_roles = models.JSONField(default=list, blank=True)

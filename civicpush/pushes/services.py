@@ -120,9 +120,10 @@ def _back_to_start(push: Push, actor: Any, now: datetime.datetime) -> dict[str, 
 
 
 @transaction.atomic
-def do_create_draft(actor: Any, unit: Unit, **fields: Any) -> Push:
+def do_create_draft(actor: Any, unit: Unit, *, is_test: bool = False, **fields: Any) -> Push:
     """Create a draft push for `unit` (needs DRAFT_PUSH there). Fields as in CONTENT_FIELDS, plus
-    `target_person` (mobile or national ID) and `target_group_ids`."""
+    `target_person` (mobile or national ID) and `target_group_ids`. `is_test` (pushes made with a
+    test API key) marks a push that is never scheduled or sent."""
     require(actor, Capability.DRAFT_PUSH, unit)
     values, citizen, group_ids = clean_push_fields(unit, _current_state(None), fields)
     push = Push.objects.create(
@@ -131,6 +132,7 @@ def do_create_draft(actor: Any, unit: Unit, **fields: Any) -> Push:
         created_by=actor,
         edited_by=actor,
         target_citizen=citizen,
+        is_test=is_test,
         **values,
     )
     if group_ids:
@@ -141,6 +143,7 @@ def do_create_draft(actor: Any, unit: Unit, **fields: Any) -> Push:
         obj=push,
         unit_id=push.unit_id,
         after={**values, "target_group_ids": group_ids or []},
+        data={"is_test": True} if is_test else None,
     )
     return push
 
@@ -422,6 +425,9 @@ def do_schedule(
     _require_any(actor, push.unit, Capability.DRAFT_PUSH, Capability.APPROVE_PUSH)
     now = _now(now)
     push = _lock(push)
+    if push.is_test:
+        raise Conflict(_("This is a test push (made with a test API key): it is never sent to citizens."),
+                       code="test_push")  # fmt: skip
     if push.status not in (PushStatus.APPROVED, PushStatus.SCHEDULED):
         raise Conflict(_("Only an approved push can be scheduled."), code="not_approved")
     assert_chain_complete(push)

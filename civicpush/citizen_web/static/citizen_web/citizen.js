@@ -9,6 +9,15 @@
     });
   }
 
+  // Signing out or deleting the account: drop the copies of personal pages this device kept offline.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form || !form.hasAttribute || !form.hasAttribute("data-signout")) return;
+    if ("serviceWorker" in navigator && navigator.serviceWorker.controller) {
+      navigator.serviceWorker.controller.postMessage({ type: "signout" });
+    }
+  });
+
   var township = document.getElementById("id_township");
   var village = document.getElementById("id_village");
   var wrapper = document.querySelector("[data-villages-url]");

@@ -1,29 +1,60 @@
 /* CivicPush citizen service worker (served from /sw.js so its scope is the whole site).
- * Cache-versioned: a new version drops the old caches. Navigations: network first, then the cache,
- * then /offline/. /static/: cache first. Pages sent with Cache-Control: no-store (personal data)
- * are never cached. */
-const VERSION = "{{ cache_version }}";
+ * Cache-versioned: a new version drops the old caches.
+ * - Navigations: network first; when the network fails, the copy kept on this device, else /offline/.
+ * - Pages the server marks with "CivicPush-Offline: keep" (the inbox and each message the citizen has
+ *   opened) are kept on this device although they are private, so messages already loaded stay
+ *   readable offline. Other pages are kept only when public (no "no-store"/"private").
+ *   The copies are personal: signing out (or deleting the account) clears them, by a message from
+ *   citizen.js and by the Clear-Site-Data header on the sign-out response.
+ * - /static/: cache first. /media/ (push images, checked per citizen): network first, then the copy. */
+const VERSION = "{{ cache_version }}-2";
 const SHELL_CACHE = "civicpush-shell-" + VERSION;
 const PAGE_CACHE = "civicpush-pages-" + VERSION;
+const MEDIA_CACHE = "civicpush-media-" + VERSION;
 const PRECACHE = {{ precache_urls|safe }};
 const STATIC_PREFIX = "{{ static_prefix|escapejs }}";
+const MEDIA_PREFIX = "{{ media_prefix|escapejs }}";
 const OFFLINE_URL = "/offline/";
+const PERSONAL_CACHES = [PAGE_CACHE, MEDIA_CACHE];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL_CACHE).then((cache) => cache.addAll(PRECACHE)).then(() => self.skipWaiting()));
 });
 
 self.addEventListener("activate", (event) => {
+  const keep = [SHELL_CACHE, PAGE_CACHE, MEDIA_CACHE];
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("civicpush-") && k !== SHELL_CACHE && k !== PAGE_CACHE).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(keys.filter((k) => k.startsWith("civicpush-") && !keep.includes(k)).map((k) => caches.delete(k))))
       .then(() => self.clients.claim())
   );
 });
 
-function cacheable(response) {
+self.addEventListener("message", (event) => {
+  const data = event.data || {};
+  if (data.type === "signout") {
+    const done = Promise.all(PERSONAL_CACHES.map((name) => caches.delete(name)));
+    event.waitUntil(done);
+  }
+});
+
+function keepable(response) {
+  if (!response.ok || response.type !== "basic" || response.redirected) return false;
+  if (response.headers.get("CivicPush-Offline") === "keep") return true;
   const cc = response.headers.get("Cache-Control") || "";
-  return response.ok && response.type === "basic" && !/no-store|private/.test(cc);
+  return !/no-store|private/.test(cc);
+}
+
+function networkFirst(request, cacheName, fallback) {
+  return fetch(request)
+    .then((response) => {
+      if (keepable(response) || (cacheName === MEDIA_CACHE && response.ok && !response.redirected)) {
+        const copy = response.clone();
+        caches.open(cacheName).then((cache) => cache.put(request, copy));
+      }
+      return response;
+    })
+    .catch(() => caches.match(request).then((hit) => hit || (fallback ? caches.match(fallback) : Response.error())));
 }
 
 self.addEventListener("fetch", (event) => {
@@ -33,17 +64,12 @@ self.addEventListener("fetch", (event) => {
   if (url.origin !== self.location.origin) return;
 
   if (request.mode === "navigate") {
-    event.respondWith(
-      fetch(request)
-        .then((response) => {
-          if (cacheable(response)) {
-            const copy = response.clone();
-            caches.open(PAGE_CACHE).then((cache) => cache.put(request, copy));
-          }
-          return response;
-        })
-        .catch(() => caches.match(request).then((hit) => hit || caches.match(OFFLINE_URL)))
-    );
+    event.respondWith(networkFirst(request, PAGE_CACHE, OFFLINE_URL));
+    return;
+  }
+
+  if (url.pathname.startsWith(MEDIA_PREFIX)) {
+    event.respondWith(networkFirst(request, MEDIA_CACHE, null));
     return;
   }
 

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand
 from civicpush.citizens.models import Citizen
 from civicpush.demo.citizens import demo_phones
 from civicpush.demo.organisation import demo_password
+from civicpush.demo.pushes import AGENCY_APPROVERS, APPROVER_LOGIN
 from civicpush.org.models import RoleAssignment, Unit
 
 
@@ -63,6 +64,13 @@ class Command(BaseCommand):
             out += ["", "Staff sign-ins (all with the same demo password):", ""]
             out += ["  " + line for line in _table(["username", "display name", "role", "scope"], rows)]
             out += ["", f"Demo password: {demo_password()}"]
+            out += [
+                "",
+                f"Sign-off queue (推播審核): sign in as {APPROVER_LOGIN} (unit head of 預防科) and open "
+                f"{base}/console/ — a push to everyone waits for the unit head's signature; the later steps "
+                f"are signed by {', '.join(AGENCY_APPROVERS.values())}. Drafters (e.g. prevention.drafter) "
+                "never sign their own pushes.",
+            ]
         else:
             out += ["", "No staff yet: run `manage.py load_demo` first."]
         out += [

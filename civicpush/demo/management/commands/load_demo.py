@@ -1,5 +1,5 @@
 """`manage.py load_demo [--if-empty] [--reset]`: the demo organisation, Taitung's townships and
-villages, and 2,000 deterministic demo citizens."""
+villages, 2,000 deterministic demo citizens, the default approval chains, and demo groups and pushes."""
 
 from __future__ import annotations
 
@@ -18,35 +18,52 @@ from civicpush.demo.citizens import (
     remove_citizens,
 )
 from civicpush.demo.organisation import create_fire_bureau
+from civicpush.demo.pushes import (
+    DemoPushSummary,
+    demo_pushes_exist,
+    load_demo_pushes,
+    remove_demo_pushes,
+    status_line,
+)
 from civicpush.org.models import RoleAssignment, Unit
 
 
 class Command(BaseCommand):
-    help = "Load the demo organisation, reference data and 2,000 demo citizens (deterministic)."
+    help = "Load the demo organisation, reference data, 2,000 demo citizens, groups and pushes (deterministic)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when demo citizens already exist.")
         parser.add_argument(
-            "--reset", action="store_true", help="Remove all citizens (with profiles and consents) and load again."
+            "--reset",
+            action="store_true",
+            help="Remove all citizens (with profiles and consents), groups and pushes, and load again.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         from civicpush.citizens.reference import ensure_reference_data
 
         started = time.monotonic()
+        demo = None
         if options["if_empty"] and not options["reset"] and demo_citizens_exist():
-            self.stdout.write("Demo data already loaded; nothing to do (use --reset to reload).")
-            return
-        demo = create_fire_bureau()
+            demo = create_fire_bureau()
+            if demo_pushes_exist(demo.county):
+                self.stdout.write("Demo data already loaded; nothing to do (use --reset to reload).")
+                return
+        demo = demo or create_fire_bureau()
         ensure_reference_data(demo.county)
-        removed = remove_citizens(demo.county) if options["reset"] else 0
+        removed = 0
+        if options["reset"]:
+            remove_demo_pushes(demo.county)
+            removed = remove_citizens(demo.county)
+        created = 0
         if demo_citizens_exist():
             self.stdout.write("Demo citizens already exist; organisation and reference data checked.")
-            return
-        created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
-        self._summary(demo.county, created, removed, time.monotonic() - started)
+        else:
+            created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
+        pushes = None if demo_pushes_exist(demo.county) else load_demo_pushes(demo)
+        self._summary(demo.county, created, removed, pushes, time.monotonic() - started)
 
-    def _summary(self, county: Any, created: int, removed: int, seconds: float) -> None:
+    def _summary(self, county: Any, created: int, removed: int, pushes: DemoPushSummary | None, seconds: float) -> None:
         units = Unit.objects.filter(county=county)
         residency = dict(
             CitizenProfile.objects.filter(citizen__county=county)
@@ -64,5 +81,6 @@ class Command(BaseCommand):
             f"  citizens:     {created:,} created ({residency.get(Residency.RESIDENT, 0):,} residents, "
             f"{residency.get(Residency.DIGITAL, 0):,} digital); "
             f"{Citizen.objects.filter(county=county).count():,} in the county",
+            "  pushes:       " + (status_line(pushes) if pushes else "already there (use --reset to reload)"),
         ]
         self.stdout.write("\n".join(lines))
