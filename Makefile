@@ -10,7 +10,7 @@ ARGS ?=
 LOCAL_ENV := .local/env
 WITH_ENV := set -a; [ -f $(LOCAL_ENV) ] && . ./$(LOCAL_ENV); set +a;
 
-.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-deps clean
+.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-deps clean
 
 help:
 	@echo "make run     install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -78,7 +78,7 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock --quiet
 
-bench: bench-startup bench-citizens bench-audience bench-inbox
+bench: bench-startup bench-citizens bench-audience bench-inbox bench-ledger
 
 bench-startup:
 	$(PY) bench/startup.py $(ARGS)
@@ -95,6 +95,10 @@ bench-deps:
 
 bench-inbox: venv $(LOCAL_ENV) bench-deps
 	@$(WITH_ENV) $(PY) bench/inbox.py $(ARGS)
+
+# Needs pgbench (Debian's postgresql package) for the floor.
+bench-ledger: venv $(LOCAL_ENV) bench-deps
+	@$(WITH_ENV) $(PY) bench/ledger.py $(ARGS)
 
 clean:
 	rm -rf var/ staticfiles/

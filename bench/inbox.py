@@ -15,7 +15,11 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_inbox; created when missing, 
 2. For each server configuration (gunicorn gthread, WORKERSxTHREADS): start gunicorn on a free
    loopback port (DATABASE_URL = the bench database, CIVICPUSH_DEBUG off), warm up, then measure
    `GET /api/v1/health` (the floor) and `GET /` as a signed-in citizen (the inbox) for `--duration`
-   seconds each at `--concurrency` clients. Inbox requests rotate over 500 citizen sessions.
+   seconds each at `--concurrency` clients. Inbox requests rotate over 500 citizen sessions (made as
+   sign-in makes them, with the citizen snapshot; each client also sends a CSRF cookie, as a browser
+   does after its first page). The
+   server gets CIVICPUSH_CACHE_URL=--cache-url (default redis://127.0.0.1:6379/9 when a Redis
+   answers there: cached_db sessions; else none, database sessions); the JSON says which.
    Load generator: wrk with a Lua script when installed (`apt-get install wrk`), else a Python
    generator (processes × threads with keep-alive connections); the JSON says which.
 3. The audience estimate of a three-filter dynamic group (median of 11 runs).
@@ -375,11 +379,14 @@ _HOUR = datetime.timedelta(hours=1)
 
 
 def make_sessions(count: int) -> list[str]:
-    """Session keys of `count` random active citizens (plus the most-grouped ones), signed in."""
+    """Session keys of `count` random active citizens (plus the most-grouped ones), signed in as the
+    sign-in view does it (the citizen's id and snapshot, citizens.middleware)."""
+    from django.conf import settings
     from django.contrib.sessions.backends.db import SessionStore
     from django.db import connection
 
-    from civicpush.citizens.middleware import CITIZEN_SESSION_KEY
+    from civicpush.citizens.middleware import CITIZEN_SESSION_KEY, SNAPSHOT_SESSION_KEY, session_snapshot
+    from civicpush.citizens.models import Citizen, ConsentRecord
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT setseed(0.42)")  # the same citizens every run
@@ -393,18 +400,34 @@ def make_sessions(count: int) -> list[str]:
             [max(1, count // 10)],
         )
         heavy = [r[0] for r in cursor.fetchall()]
+    chosen = (heavy + ids)[:count]
+    citizens = Citizen.objects.in_bulk(chosen)
+    version = settings.PRIVACY_NOTICE_VERSION
+    consented = set(
+        ConsentRecord.objects.filter(
+            citizen_id__in=chosen, notice_version=version, withdrawn_at__isnull=True
+        ).values_list("citizen_id", flat=True)
+    )
     keys = []
-    for citizen_id in (heavy + ids)[:count]:
+    for citizen_id in chosen:
         store = SessionStore()
         store[CITIZEN_SESSION_KEY] = citizen_id
+        store[SNAPSHOT_SESSION_KEY] = session_snapshot(citizens[citizen_id], version if citizen_id in consented else "")
         store.create()
         keys.append(store.session_key)
     return keys
 
 
+def cookie_headers(keys: list[str]) -> list[str]:
+    """The Cookie header of each session's client: the session and, as a browser has it after its
+    first page, a CSRF cookie (else every response would make and set a new CSRF secret)."""
+    from django.middleware.csrf import _get_new_csrf_string
+
+    return [f"sessionid={key}; csrftoken={_get_new_csrf_string()}" for key in keys]
+
+
 WRK_LUA = r"""
 local cookies = {}
-local cookie_name = os.getenv("BENCH_COOKIE_NAME") or "sessionid"
 local path = os.getenv("BENCH_PATH") or "/"
 local file = os.getenv("BENCH_COOKIES")
 if file then
@@ -424,8 +447,8 @@ function request()
   if #cookies == 0 then
     return wrk.format("GET", path)
   end
-  local key = cookies[(counter % #cookies) + 1]
-  return wrk.format("GET", path, {["Cookie"] = cookie_name .. "=" .. key})
+  local cookie = cookies[(counter % #cookies) + 1]
+  return wrk.format("GET", path, {["Cookie"] = cookie})
 end
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
@@ -476,7 +499,7 @@ def _python_worker(args: tuple[str, int, str, list[str], float, int]) -> tuple[l
         mine: list[float] = []
         i = offset
         while time.perf_counter() < stop_at:
-            headers = {"Cookie": f"sessionid={cookies[i % len(cookies)]}"} if cookies else {}
+            headers = {"Cookie": cookies[i % len(cookies)]} if cookies else {}
             i += 1
             started = time.perf_counter()
             try:
@@ -533,10 +556,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(url: str, workers: int, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+def redis_answers(cache_url: str) -> bool:
+    parsed = urlparse(cache_url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            return s.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def start_server(url: str, workers: int, threads: int, cache_url: str = "") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = {
         **os.environ,
+        "CIVICPUSH_CACHE_URL": cache_url,
         "DATABASE_URL": url,
         "CIVICPUSH_DEBUG": "0",
         "CIVICPUSH_LOG_LEVEL": "WARNING",
@@ -629,7 +663,15 @@ def main() -> int:
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data even when it matches")
     parser.add_argument("--build-only", action="store_true")
     parser.add_argument("--runs", type=int, default=11, help="audience estimate runs")
+    parser.add_argument(
+        "--cache-url",
+        default=os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/9"),
+        help="CIVICPUSH_CACHE_URL of the server (sessions: cached_db); '' or an unreachable Redis: none",
+    )
     args = parser.parse_args()
+    if args.cache_url and not redis_answers(args.cache_url):
+        log(f"no Redis at {args.cache_url}: the server runs without a shared cache (database sessions)")
+        args.cache_url = ""
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
     if not url.startswith(("postgres://", "postgresql://")):
@@ -664,22 +706,23 @@ def main() -> int:
     if generator == "auto":
         generator = "wrk" if shutil.which("wrk") else "python"
     keys = make_sessions(args.sessions)
+    cookie_lines = cookie_headers(keys)
     connection.close()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-inbox-") as tmp:
         cookies_file = os.path.join(tmp, "cookies.txt")
-        Path(cookies_file).write_text("\n".join(keys) + "\n")
+        Path(cookies_file).write_text("\n".join(cookie_lines) + "\n")
         lua = os.path.join(tmp, "inbox.lua")
         Path(lua).write_text(WRK_LUA)
 
         def measure(base: str, path: str, cookies: bool, seconds: int) -> dict[str, Any]:
             if generator == "wrk":
                 return run_wrk(base, path, cookies_file if cookies else None, seconds, args.concurrency, lua)
-            return run_python(base, path, keys if cookies else [], seconds, args.concurrency)
+            return run_python(base, path, cookie_lines if cookies else [], seconds, args.concurrency)
 
         for config in args.configs.split(","):
             workers, threads = (int(x) for x in config.lower().split("x"))
-            proc, base = start_server(url, workers, threads)
+            proc, base = start_server(url, workers, threads, args.cache_url)
             try:
                 status = http_status(base, "/", keys[0])
                 if status != 200:
@@ -706,6 +749,7 @@ def main() -> int:
                 "concurrency": args.concurrency,
                 "generator": generator,
                 "server": f"gunicorn gthread {best['config']} (workers x threads)",
+                "cache": args.cache_url or "none (database sessions)",
                 "p50_ms": inbox["p50_ms"],
                 "p99_ms": inbox["p99_ms"],
                 "rps": inbox["rps"],

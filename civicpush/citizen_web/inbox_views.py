@@ -14,21 +14,28 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
+from django.template.loader import get_template
+from django.urls import get_script_prefix
+from django.utils import timezone, translation
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from civicpush.citizens.models import Citizen
 from civicpush.citizens.topics import Topic
 from civicpush.core.errors import NotFound
 from civicpush.pushes import services as push_services
-from civicpush.pushes.inbox import InboxEntry, inbox_for, is_visible_to, unread_count
+from civicpush.pushes.inbox import InboxEntry, inbox_page, is_visible_to, unread_count
 from civicpush.pushes.models import Push, PushImage, PushType
+from civicpush.pushes.scheduling import TAIPEI
 from civicpush.pushes.selectors import get_push
 
+from .shell import has_flash_messages, render_shell, slot
+from .templatetags.citizen_inbox import inbox_time
 from .views import citizen_required
 
 PAGE_SIZE = 20
@@ -59,8 +66,13 @@ class InboxQuery:
         return urlencode({k: v for k, v in values.items() if v not in ("", None)})
 
 
+_NO_QUERY = InboxQuery(topic=None, push_type=None, search="", before=None)
+
+
 def _parse_query(request: HttpRequest) -> InboxQuery:
     """Unknown or malformed values are ignored (the unfiltered inbox), never an error page."""
+    if not request.META.get("QUERY_STRING"):
+        return _NO_QUERY  # the first page (most requests): no QueryDict to build
     topic: int | None = None
     try:
         value = int(request.GET.get("topic", ""))
@@ -84,38 +96,98 @@ def _parse_query(request: HttpRequest) -> InboxQuery:
     )
 
 
-@dataclass(frozen=True)
-class InboxItem:
-    entry: InboxEntry
-    first_line: str
-    thumbnail: PushImage | None
+# --- the list: each item rendered once per process ------------------------------------------------
 
-    @property
-    def push(self) -> Push:
-        return self.entry.push
+_ITEM_TEMPLATE = "citizen_web/_inbox_item.html"
+_FILTERS_TEMPLATE = "citizen_web/_inbox_filters.html"
+_FRAGMENTS_PER_ENTRY = 16  # variants kept per entry (language x read x pinned x time text)
+_time_texts: dict[tuple[Any, ...], str] = {}
 
 
-def _first_line(body: str) -> str:
-    for line in body.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
+def _time_text(frozen_at: datetime.datetime, today: datetime.date, language: str) -> str:
+    """`inbox_time`: relative today (computed each time), a date before (kept per day and language)."""
+    if timezone.localtime(frozen_at, TAIPEI).date() == today:
+        return inbox_time(frozen_at)
+    key = (frozen_at, today, language)
+    text = _time_texts.get(key)
+    if text is None:
+        if len(_time_texts) > 50_000:
+            _time_texts.clear()
+        text = _time_texts[key] = inbox_time(frozen_at)
+    return text
 
 
-def _items(entries: list[InboxEntry]) -> list[InboxItem]:
-    items = []
-    for entry in entries:
-        images = list(entry.push.images.all())  # prefetched by inbox_for
-        items.append(
-            InboxItem(entry=entry, first_line=_first_line(entry.push.body), thumbnail=images[0] if images else None)
+def _item_html(entry: InboxEntry, today: datetime.date, language: str, prefix: str) -> str:
+    """The entry's <li>, from the process's cache of its fragments. Everything in it comes from the
+    dispatch's timeline entry (the same for every citizen) except the read state and the time text,
+    which are part of the cache key; the template escapes the text as any template does."""
+    e = entry.entry
+    time_text = _time_text(e.frozen_at, today, language)
+    key = (language, prefix, not entry.is_read, entry.pinned, time_text)
+    html = e.fragments.get(key)
+    if html is None:
+        if len(e.fragments) >= _FRAGMENTS_PER_ENTRY:
+            e.fragments.clear()
+        html = e.fragments[key] = get_template(_ITEM_TEMPLATE).render(
+            {
+                "unread": not entry.is_read,
+                "pinned": entry.pinned,
+                "push_id": e.push_id,
+                "push_type": e.push_type,
+                "type_label": PushType(e.push_type).label if e.push_type in PushType.values else e.push_type,
+                "frozen_at": e.frozen_at,
+                "time_text": time_text,
+                "title_tag": e.title_tag,
+                "title": e.title,
+                "subtitle": e.subtitle,
+                "first_line": e.first_line,
+                "thumbnail_url": default_storage.url(e.thumbnail) if e.thumbnail else "",
+            }
         )
-    return items
+    return html
+
+
+def _list_html(entries: list[InboxEntry]) -> str:
+    if not entries:
+        return ""
+    today = timezone.localtime(timezone.now(), TAIPEI).date()
+    language = translation.get_language() or ""
+    prefix = get_script_prefix()
+    return mark_safe("\n    ".join(_item_html(e, today, language, prefix) for e in entries))  # noqa: S308 (rendered, escaped)
+
+
+_filters: dict[tuple[Any, ...], str] = {}
+
+
+def _filters_html(query: InboxQuery) -> str:
+    """The search form and the type chips (no personal data), kept per language and query."""
+    key = (translation.get_language(), get_script_prefix(), query.topic, query.push_type, query.search)
+    html = _filters.get(key)
+    if html is None:
+        type_chips = [
+            {"label": None, "value": "", "url": "?" + query.params(type=""), "current": query.push_type is None},
+            *(
+                {
+                    "label": label,
+                    "value": value,
+                    "url": "?" + query.params(type=value),
+                    "current": query.push_type == value,
+                }
+                for value, label in PushType.choices
+            ),
+        ]
+        if len(_filters) > 2_000:
+            _filters.clear()
+        html = _filters[key] = get_template(_FILTERS_TEMPLATE).render(
+            {"query": query, "topics": Topic.choices, "type_chips": type_chips}
+        )
+    return html
 
 
 def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
     """Called by views.home for a signed-in citizen with current consent."""
     query = _parse_query(request)
-    entries = inbox_for(
+    entries, unread = inbox_page(
         citizen,
         topic=query.topic,
         push_type=query.push_type,
@@ -127,25 +199,42 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
     more_url = ""
     if len(regular) >= PAGE_SIZE:
         more_url = "?" + query.params(before=regular[-1].frozen_at.isoformat())
-    type_chips = [
-        {"label": None, "value": "", "url": "?" + query.params(type=""), "current": query.push_type is None},
-        *(
-            {"label": label, "value": value, "url": "?" + query.params(type=value), "current": query.push_type == value}
-            for value, label in PushType.choices
-        ),
-    ]
-    context = {
-        "inbox_items": _items(entries),
-        "query": query,
-        "filtered": bool(query.topic is not None or query.push_type or query.search),
-        "topics": Topic.choices,
-        "type_chips": type_chips,
-        "more_url": more_url,
-        "unread": unread_count(citizen),
-        "today": timezone.localdate(),
-        "active_nav": "inbox",
-    }
-    return _keep_offline(render(request, "citizen_web/inbox.html", context))
+    inbox_list = _list_html(entries)
+    filtered = bool(query.topic is not None or query.push_type or query.search)
+    if settings.DEBUG or has_flash_messages(request):  # (templates edited while running; messages)
+        context = {
+            "inbox_list": inbox_list,
+            "inbox_filters": _filters_html(query),
+            "query": query,
+            "filtered": filtered,
+            "more_url": more_url,
+            "unread": unread,
+            "active_nav": "inbox",
+        }
+        return _keep_offline(render(request, _INBOX_TEMPLATE, context))
+    # The same page from the process's shell of it (shell.py): what is not a slot is in the key.
+    has_list, before = bool(inbox_list), query.before is not None
+    html = render_shell(
+        request,
+        _INBOX_TEMPLATE,
+        (unread, has_list, bool(more_url), filtered, before),
+        {
+            "inbox_list": slot("inbox_list") if has_list else "",
+            "inbox_filters": slot("inbox_filters"),
+            "query": {"before": before},
+            "filtered": filtered,
+            "more_url": slot("more_url") if more_url else "",
+            "unread": unread,
+            "active_nav": "inbox",
+        },
+        {"inbox_list": inbox_list, "inbox_filters": _filters_html(query), "more_url": more_url},
+        safe_slots=_SAFE_SLOTS,
+    )
+    return _keep_offline(HttpResponse(html))
+
+
+_INBOX_TEMPLATE = "citizen_web/inbox.html"
+_SAFE_SLOTS = frozenset({"inbox_list", "inbox_filters"})  # rendered (escaped) by their templates
 
 
 def _push_in_county(citizen: Citizen, push_id: int) -> Push:

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import inbox_views, views
 
@@ -26,4 +26,5 @@ urlpatterns = [
     path("manifest.webmanifest", views.manifest, name="manifest"),
     path("sw.js", views.service_worker, name="service_worker"),
     path("offline/", views.offline, name="offline"),
+    path("", include("civicpush.citizen_web.urls_wallet")),
 ]

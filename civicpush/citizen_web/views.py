@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpush.citizens import selectors, services
-from civicpush.citizens.middleware import CITIZEN_SESSION_KEY
+from civicpush.citizens.middleware import forget, has_current_consent, store_snapshot
 from civicpush.citizens.models import Citizen
 from civicpush.citizens.phone import display_mobile, mask_mobile
 from civicpush.citizens.topics import Topic, mask_to_topics
@@ -67,17 +67,19 @@ def citizen_required(view: View) -> View:
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.citizen:  # type: ignore[attr-defined]
             return redirect("citizen_web:signin")
-        if not selectors.has_current_consent(request.citizen):  # type: ignore[attr-defined]
+        if not has_current_consent(request):  # the session's snapshot; no query while it is current
             return redirect("citizen_web:consent")
         return _private(view(request, *args, **kwargs))
 
     return wrapper
 
 
-def _sign_in(request: HttpRequest, citizen: Citizen) -> None:
+def _sign_in(request: HttpRequest, citizen: Citizen, *, consent_version: str | None = None) -> None:
+    """A new session for the citizen, with its snapshot (citizens.middleware); `consent_version`:
+    the notice version just accepted (else read from the database)."""
     request.session.cycle_key()  # a new session id at sign-in (no session fixation)
     rotate_token(request)  # and a new CSRF secret, as django.contrib.auth.login does for staff
-    request.session[CITIZEN_SESSION_KEY] = citizen.pk
+    store_snapshot(request, citizen, consent_version=consent_version)
     request.session.pop(SIGNIN_PHONE_KEY, None)
     request.session.pop(VERIFIED_PHONE_KEY, None)
 
@@ -98,7 +100,7 @@ def home(request: HttpRequest) -> HttpResponse:
     citizen = request.citizen  # type: ignore[attr-defined]
     if not citizen:
         return render(request, "citizen_web/welcome.html")
-    if not selectors.has_current_consent(citizen):
+    if not has_current_consent(request):
         return redirect("citizen_web:consent")
     from .inbox_views import inbox  # (inbox_views imports citizen_required from here)
 
@@ -161,7 +163,7 @@ def signin_code(request: HttpRequest) -> HttpResponse:
         request.session[VERIFIED_PHONE_KEY] = {"phone": phone, "until": time.time() + VERIFIED_PHONE_TTL_SECONDS}
         return redirect("citizen_web:signup_consent")
     _sign_in(request, citizen)
-    if not selectors.has_current_consent(citizen):
+    if not has_current_consent(request):
         return redirect("citizen_web:consent")
     return redirect("citizen_web:home")
 
@@ -207,7 +209,7 @@ def signup_consent(request: HttpRequest) -> HttpResponse:
                 apply_domain_error(form, exc)
                 status = _error_status(exc)
             else:
-                _sign_in(request, citizen)
+                _sign_in(request, citizen, consent_version=form.cleaned_data["notice_version"])
                 return redirect("citizen_web:signup_profile")
     context = {"form": form, "masked_phone": mask_mobile(phone), "signup": True, **_notice_context()}
     return render(request, "citizen_web/consent.html", context, status=status)
@@ -219,7 +221,7 @@ def consent(request: HttpRequest) -> HttpResponse:
     citizen = request.citizen  # type: ignore[attr-defined]
     if not citizen:
         return redirect("citizen_web:signin")
-    if selectors.has_current_consent(citizen):
+    if has_current_consent(request):  # (checked against the database before answering no)
         return redirect("citizen_web:home")
     form = ConsentForm(request.POST or None, initial={"notice_version": settings.PRIVACY_NOTICE_VERSION})
     status = 200
@@ -234,6 +236,7 @@ def consent(request: HttpRequest) -> HttpResponse:
                 apply_domain_error(form, exc)
                 status = _error_status(exc)
             else:
+                store_snapshot(request, citizen, consent_version=form.cleaned_data["notice_version"])
                 return redirect("citizen_web:home")
     return _private(
         render(request, "citizen_web/consent.html", {"form": form, "signup": False, **_notice_context()}, status=status)
@@ -254,6 +257,7 @@ def _clear_device(response: HttpResponse) -> HttpResponse:
 @require_POST
 def signout(request: HttpRequest) -> HttpResponse:
     request.session.flush()
+    forget(request)
     return _clear_device(redirect("citizen_web:home"))
 
 
@@ -378,6 +382,7 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         if typed in {confirm_word, "DELETE"}:
             services.do_delete_account(request.citizen)  # type: ignore[attr-defined]
             request.session.flush()
+            forget(request)
             return _clear_device(redirect("citizen_web:goodbye"))
         error = _("Type %(word)s to confirm.") % {"word": confirm_word}
         status = 400

@@ -8,17 +8,17 @@ from django.utils.translation import gettext_lazy as _
 
 class Topic(models.IntegerChoices):
     # The value is the bit position; never renumber (stored masks depend on it).
-    TOURISM = 0, _("觀光")
-    INTERNATIONAL = 1, _("國際發展")
-    TRAFFIC = 2, _("交通措施")
-    LOCAL_LIFE = 3, _("地方生活")
-    COUNTY_NEWS = 4, _("縣政快訊")
-    SOCIAL_CARE = 5, _("社會關懷")
-    INDIGENOUS = 6, _("原住資訊")
-    DISEASE_PREVENTION = 7, _("疾病防治")
-    ENVIRONMENT = 8, _("環境保護")
-    SPORTS_LEISURE = 9, _("體育休閒")
-    EDUCATION = 10, _("教育訊息")
+    TOURISM = 0, _("Tourism")
+    INTERNATIONAL = 1, _("International development")
+    TRAFFIC = 2, _("Traffic measures")
+    LOCAL_LIFE = 3, _("Local life")
+    COUNTY_NEWS = 4, _("County news")
+    SOCIAL_CARE = 5, _("Social care")
+    INDIGENOUS = 6, _("Indigenous affairs")
+    DISEASE_PREVENTION = 7, _("Disease prevention")
+    ENVIRONMENT = 8, _("Environmental protection")
+    SPORTS_LEISURE = 9, _("Sports and leisure")
+    EDUCATION = 10, _("Education")
 
 
 def topics_to_mask(topics: list[int]) -> int:

@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "civicpush.citizens",
     "civicpush.audiences",
     "civicpush.pushes",
+    "civicpush.coins",
+    "civicpush.wallet",
     "civicpush.console",
     "civicpush.citizen_web",
     "civicpush.store_web",
@@ -145,6 +147,23 @@ OTP_PER_CLIENT_PER_HOUR = int(os.environ.get("CIVICPUSH_OTP_PER_CLIENT_PER_HOUR"
 SMS_BACKEND = os.environ.get("CIVICPUSH_SMS_BACKEND", "civicpush.citizens.sms.DemoSmsBackend")
 PRIVACY_NOTICE_VERSION = "2026-11"
 
+# Cache: CIVICPUSH_CACHE_URL=redis://host:6379/1 (shared by every process); default: per-process memory.
+CACHE_URL = os.environ.get("CIVICPUSH_CACHE_URL", "")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("CIVICPUSH_CACHE_URL must be a redis://, rediss:// or unix:// URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    if CACHE_URL
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "civicpush"}
+}
+# Sessions are read from the cache, written through to the database; sign-out and deletion clear
+# both. Only with a shared cache: a per-process cache would keep a signed-out session alive in the
+# other web processes (CIVICPUSH_SESSION_ENGINE overrides, e.g. cached_db for a single process).
+SESSION_ENGINE = os.environ.get(
+    "CIVICPUSH_SESSION_ENGINE",
+    "django.contrib.sessions.backends.cached_db" if CACHE_URL else "django.contrib.sessions.backends.db",
+)
+
 # Citizen sessions last (the PWA stays signed in); staff sessions end after idle time (middleware).
 SESSION_COOKIE_AGE = 90 * 24 * 3600
 SESSION_COOKIE_HTTPONLY = True
@@ -206,5 +225,10 @@ APP_NAME = _("CivicPush")
 # Each entry: task name → seconds between runs.
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-pushes": {"task": "civicpush.bulk.dispatch_due_pushes", "schedule": 30.0},
+    "release-unreconciled-budgets": {"task": "civicpush.default.release_unreconciled_budgets", "schedule": 3600.0},
+    "notify-upcoming-expiry": {"task": "civicpush.default.notify_upcoming_expiry", "schedule": 86400.0},
+    # Idempotent: moves only coins of periods already past their expiry, so running hourly is safe.
+    "expire-period-coins": {"task": "civicpush.default.expire_period_coins", "schedule": 3600.0},
+    "expire-holds": {"task": "civicpush.default.expire_holds", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
@@ -113,3 +114,32 @@ def safe_next(request: HttpRequest, candidate: str | None, default: str) -> str:
     ):
         return candidate
     return default
+
+
+def sign_in_page(request: HttpRequest, *, surface: str, home_url: str, template: str) -> HttpResponse:
+    """The staff sign-in page of one surface (console or store): the form, lock-out and idle notices.
+
+    The caller wraps it with sensitive_post_parameters, csrf_protect and never_cache.
+    """
+    from civicpush.console.decorators import is_signed_in_staff
+
+    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"), home_url)
+    if request.method != "POST" and is_signed_in_staff(request):
+        return HttpResponseRedirect(next_url)
+    notice = idle_message() if getattr(request, "staff_session_expired", False) else ""
+    error, status = "", 200
+    if request.method == "POST":
+        form = SignInForm(request.POST)
+        if form.is_valid():
+            result = attempt_sign_in(
+                request, form.cleaned_data["username"], form.cleaned_data["password"], surface=surface
+            )
+            if result.user is not None:
+                return HttpResponseRedirect(next_url)
+            error, status = result.error, result.status
+        else:
+            status = 400
+    else:
+        form = SignInForm()
+    context = {"form": form, "error": error, "notice": notice, "next": next_url}
+    return render(request, template, context, status=status)

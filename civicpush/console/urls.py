@@ -21,4 +21,5 @@ urlpatterns = [
     # Pushes (compose, sign-off, schedule, statistics) and groups live in their own URL modules.
     path("", include("civicpush.console.urls_pushes")),
     path("", include("civicpush.console.urls_groups")),
+    path("", include("civicpush.console.urls_coins")),
 ]

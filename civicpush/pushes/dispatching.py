@@ -18,6 +18,7 @@ from civicpush.audiences.models import Group
 from civicpush.citizens.models import Citizen, CitizenStatus
 from civicpush.core.audit import log_action
 
+from . import timeline
 from .chains import ChainIncomplete, assert_chain_complete
 from .models import (
     Dispatch,
@@ -40,9 +41,15 @@ def should_stop(dispatch_id: int) -> bool:
 @transaction.atomic
 def mark_dispatch_stopped(dispatch_id: int, *, now: datetime.datetime | None = None) -> None:
     """Called by the delivery fan-out when it honours a cancel at a batch boundary."""
-    Dispatch.objects.filter(pk=dispatch_id, status=DispatchStatus.DISPATCHING).update(
-        status=DispatchStatus.STOPPED, finished_at=(now or timezone.now()), note="stopped at a batch boundary"
-    )
+    stopped = Dispatch.objects.filter(pk=dispatch_id, status=DispatchStatus.DISPATCHING)
+    county_id = stopped.values_list("county_id", flat=True).first()
+    if (
+        stopped.update(
+            status=DispatchStatus.STOPPED, finished_at=(now or timezone.now()), note="stopped at a batch boundary"
+        )
+        and county_id is not None
+    ):
+        timeline.bump(county_id)  # it leaves the inbox
 
 
 def _audience_size(push: Push, frozen_at: datetime.datetime) -> int:
@@ -98,6 +105,7 @@ def dispatch_one(dispatch_id: int, *, now: datetime.datetime | None = None) -> s
         d.status = DispatchStatus.SENT
         d.finished_at = now
         d.save()
+        timeline.bump(d.county_id)  # every web process picks the new dispatch up on its next read
         push.audience_size = d.audience_size
         push.first_sent_at = push.first_sent_at or now
         more = Dispatch.objects.filter(push=push, status=DispatchStatus.PENDING).exists()

@@ -14,44 +14,58 @@ on one Asia/Taipei day, only the first N by (frozen_at, dispatch id) are shown. 
 deterministic, so the delivery issue MUST apply the same rule (`promotion_allowed_for`) before
 sending a device notification, or phones will ring for pushes the inbox hides.
 
-Query shape (PostgreSQL, 20k pushes × 1M citizens): three separate indexed queries, each ordered
-by frozen_at and limited, merged in Python (a UNION of limited branches):
-- personal: Push.target_citizen index;
-- everyone: Dispatch (county, target_kind, frozen_at) index, read backwards;
-- groups: driven from the citizen's memberships (GroupMembership (citizen, group) index) →
-  PushTargetGroup (group) → Dispatch (push, frozen_at), with the temporal EXISTS on top.
+How a page is read (PostgreSQL, 20k pushes x 1M citizens): the county-wide part (every visible
+"everyone" dispatch, and the group dispatches per group) is the same for every citizen and is
+kept in process memory by `timeline.py`, refreshed when the county's timeline version changes.
+The citizen's own part is ONE round trip (`_CITIZEN_SQL`, a UNION ALL with a tag column): the
+timeline version and the county's cap, the citizen's memberships (group, added_at, removed_at),
+their personal dispatches, and the push ids they have read. Visibility, the cap (over whole
+Taipei days, in memory), filters, pinned notices, the page and the unread count are then worked
+out in Python from those (`_Reader`), day by day from the newest.
+
+`is_visible_to` and `promotion_allowed_for` (one push, not a page) keep their indexed queries.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime
 import heapq
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import NamedTuple
+from dataclasses import dataclass, field
+from operator import attrgetter
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from civicpush.audiences.models import GroupMembership
 from civicpush.citizens.models import Citizen
 
+from . import timeline as tl
 from .models import (
     PROMOTIONAL_TYPES,
+    CountyPushPolicy,
     Dispatch,
-    DispatchStatus,
+    InboxTimelineVersion,
     Push,
+    PushImage,
     PushRead,
     PushTargetGroup,
     PushType,
     TargetKind,
     Urgency,
 )
-from .scheduling import policy_for, taipei_date, taipei_day_bounds
+from .scheduling import TAIPEI, policy_for, taipei_date, taipei_day_bounds
+from .timeline import VISIBLE_DISPATCH_STATUSES, Entry
 
-VISIBLE_DISPATCH_STATUSES = (DispatchStatus.DISPATCHING, DispatchStatus.SENT)
 UNREAD_WINDOW = datetime.timedelta(days=30)
+PINNED_MAX = 20
 _FIELDS = ("pk", "frozen_at", "push_id", "push__push_type", "push__urgency", "target_kind", "push__pinned")
+_KEY = attrgetter("key")
+_PUSH_ID = attrgetter("push_id")
+_ONE_DAY = datetime.timedelta(days=1)
 
 
 class _Row(NamedTuple):
@@ -72,13 +86,353 @@ class _Row(NamedTuple):
         )
 
 
+class _PushLoader:
+    """Loads the Push rows of a page's entries in one query, on the first `entry.push` access (the
+    web inbox never asks: it renders from the timeline entries)."""
+
+    def __init__(self, push_ids: set[int]) -> None:
+        self.push_ids = push_ids
+        self.pushes: dict[int, Push] | None = None
+
+    def get(self, push_id: int) -> Push:
+        if self.pushes is None:
+            self.pushes = Push.objects.select_related("unit").prefetch_related("images").in_bulk(self.push_ids)
+        return self.pushes[push_id]
+
+
 @dataclass(frozen=True)
 class InboxEntry:
     dispatch_id: int
-    push: Push
     frozen_at: datetime.datetime
     is_read: bool
     pinned: bool
+    push_id: int
+    entry: Entry = field(repr=False, compare=False)
+    _loader: _PushLoader = field(repr=False, compare=False)
+
+    @property
+    def push(self) -> Push:
+        return self._loader.get(self.push_id)
+
+
+# --- the citizen's part: one round trip -------------------------------------------------------------
+
+_V = InboxTimelineVersion._meta.db_table
+_POLICY = CountyPushPolicy._meta.db_table
+_M = GroupMembership._meta.db_table
+_R = PushRead._meta.db_table
+_P = Push._meta.db_table
+_D = Dispatch._meta.db_table
+_I = PushImage._meta.db_table
+# Columns: tag, i1, i2, t1, t2, t3, push_type, urgency, title_tag, title, subtitle, body, pinned,
+# topic, thumbnail. The personal branch comes first so that it types every column (PostgreSQL).
+_CITIZEN_SQL = f"""
+SELECT 'p', d.id, d.push_id, d.frozen_at, p.valid_from, p.valid_to, p.push_type, p.urgency, p.title_tag,
+       p.title, p.subtitle, p.body, p.pinned, p.topic,
+       (SELECT i.thumbnail FROM {_I} i WHERE i.push_id = p.id ORDER BY i."order", i.id LIMIT 1)
+  FROM {_P} p JOIN {_D} d ON d.push_id = p.id
+ WHERE p.target_citizen_id = %s AND d.target_kind = '{TargetKind.PERSON.value}' AND d.county_id = %s
+   AND d.frozen_at IS NOT NULL AND d.status IN ({", ".join(f"'{s.value}'" for s in VISIBLE_DISPATCH_STATUSES)})
+UNION ALL
+SELECT 'm', group_id, NULL, added_at, removed_at, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM {_M} WHERE citizen_id = %s
+UNION ALL
+SELECT 'r', push_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+  FROM {_R} WHERE citizen_id = %s
+UNION ALL
+SELECT 'v', (SELECT version FROM {_V} WHERE county_id = %s), (SELECT daily_promotion_cap FROM {_POLICY} WHERE county_id = %s),
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+"""
+_DEFAULT_CAP = CountyPushPolicy._meta.get_field("daily_promotion_cap").default
+
+
+def _dt(value: Any) -> datetime.datetime | None:
+    """A timestamp from the raw cursor: aware from PostgreSQL, an ISO string (UTC) from SQLite."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime.datetime):
+        value = datetime.datetime.fromisoformat(str(value))
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
+
+
+@dataclass
+class _Citizen:
+    created_at: datetime.datetime
+    cap: int
+    timeline: tl.CountyTimeline
+    memberships: list[tuple[int, datetime.datetime, datetime.datetime | None]]
+    personal: list[Entry]
+    reads: set[int]
+
+
+def _load(citizen: Citizen) -> _Citizen:
+    county_id = citizen.county_id
+    memberships: list[tuple[int, datetime.datetime, datetime.datetime | None]] = []
+    personal: list[Entry] = []
+    reads: set[int] = set()
+    version: int | None = None
+    cap: int | None = None
+    sqlite = connection.vendor == "sqlite"
+    with connection.cursor() as cursor:
+        cursor.execute(_CITIZEN_SQL, [citizen.pk, county_id, citizen.pk, citizen.pk, county_id, county_id])
+        for row in cursor.fetchall():
+            tag = row[0]
+            if tag == "r":
+                reads.add(row[1])
+            elif tag == "m":
+                if sqlite:
+                    memberships.append((row[1], _dt(row[3]), _dt(row[4])))  # type: ignore[arg-type]
+                else:
+                    memberships.append((row[1], row[3], row[4]))
+            elif tag == "p":
+                frozen, valid_from, valid_to = (_dt(v) for v in row[3:6]) if sqlite else row[3:6]
+                personal.append(
+                    Entry(
+                        row[1], frozen, row[2], TargetKind.PERSON, row[6], row[7], bool(row[12]), row[13],  # type: ignore[arg-type]
+                        valid_from, valid_to, row[8], row[9], row[10], row[11], row[14],
+                    )
+                )  # fmt: skip
+            else:
+                version, cap = row[1], row[2]
+    if version is None:
+        version = tl.ensure_version(county_id)
+    return _Citizen(
+        created_at=citizen.created_at,
+        cap=_DEFAULT_CAP if cap is None else int(cap),
+        timeline=tl.timeline_for(county_id, int(version)),
+        memberships=memberships,
+        personal=personal,
+        reads=reads,
+    )
+
+
+# --- working it out in memory ---------------------------------------------------------------------
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(0), tzinfo=TAIPEI)
+
+
+class _Reader:
+    """Visibility, the daily cap, pages and the unread count for one citizen at `now`."""
+
+    def __init__(self, data: _Citizen, now: datetime.datetime) -> None:
+        self.data = data
+        self.now = now
+        self.timeline = data.timeline
+        self.personal_by_day: dict[datetime.date, list[Entry]] = defaultdict(list)
+        for e in data.personal:
+            self.personal_by_day[e.day].append(e)
+        self._days: dict[datetime.date, list[Entry]] = {}
+        self.first, self.last = self._span()
+        # Group entries of the unread window (and the days after it), fetched at once and bucketed by
+        # day; older days (later pages) are looked up one day at a time.
+        self._groups_from = taipei_date(now - UNREAD_WINDOW)
+        self._group_days: dict[datetime.date, list[Entry]] = defaultdict(list)
+        if data.memberships:
+            for e in tl.group_entries(self.timeline, data.memberships, _day_start(self._groups_from), None):
+                self._group_days[e.day].append(e)
+
+    def _span(self) -> tuple[datetime.date | None, datetime.date | None]:
+        """The Taipei days of the oldest and newest dispatch that can reach the citizen."""
+        t = self.timeline
+        created = self.data.created_at
+        times: list[datetime.datetime] = []
+        i = bisect.bisect_left(t.everyone_frozen, created)
+        if i < len(t.everyone_frozen):
+            times += [t.everyone_frozen[i], t.everyone_frozen[-1]]
+        for gid, added, removed in self.data.memberships:
+            g = t.groups.get(gid)
+            if g is None:
+                continue
+            i = bisect.bisect_left(g.frozen, added)
+            j = len(g.frozen) if removed is None else bisect.bisect_left(g.frozen, removed)
+            if i < j:
+                times += [g.frozen[i], g.frozen[j - 1]]
+        times += [e.frozen_at for e in self.data.personal]
+        if not times:
+            return None, None
+        return taipei_date(min(times)), taipei_date(max(times))
+
+    def day(self, day: datetime.date) -> list[Entry]:
+        """The entries of one Taipei day the citizen sees, after the cap (unordered)."""
+        cached = self._days.get(day)
+        if cached is not None:
+            return cached
+        now, cap, created = self.now, self.data.cap, self.data.created_at
+        bucket = self.timeline.days.get(day)
+        ev_promos: list[Entry] = []
+        ev_others: list[Entry] = []
+        if bucket is not None:
+            if bucket.simple and created <= bucket.first_frozen:
+                ev_promos, ev_others = bucket.promos, bucket.others
+            else:
+                for e in bucket.entries:
+                    if e.frozen_at >= created and e.valid_at(now):
+                        (ev_promos if e.promotional else ev_others).append(e)
+        out = list(ev_others)
+        groups: list[Entry] = []
+        if day >= self._groups_from:
+            groups = self._group_days.get(day, [])
+        elif self.data.memberships:
+            start = _day_start(day)
+            groups = tl.group_entries(self.timeline, self.data.memberships, start, start + _ONE_DAY)
+        g_promos = []
+        for e in groups:
+            if (e.valid_from is None and e.valid_to is None) or e.valid_at(now):
+                if e.promotional:
+                    g_promos.append(e)
+                else:
+                    out.append(e)
+        if g_promos:  # the first `cap` of the day among both (only the first `cap` of each can be)
+            g_promos += ev_promos[:cap]
+            g_promos.sort(key=_KEY)
+            out += g_promos[:cap]
+        else:
+            out += ev_promos[:cap]
+        for e in self.personal_by_day.get(day, ()):
+            if e.valid_at(now):
+                out.append(e)
+        self._days[day] = out
+        return out
+
+    def unread(self) -> int:
+        if self.first is None or self.last is None:
+            return 0
+        since = self.now - UNREAD_WINDOW
+        since_day = taipei_date(since)
+        day = max(since_day, self.first)
+        reads = self.data.reads
+        total = 0
+        while day <= self.last:
+            entries = self.day(day)
+            if day == since_day:
+                entries = [e for e in entries if e.frozen_at >= since]
+            total += len(entries)
+            if reads:
+                total -= sum(map(reads.__contains__, map(_PUSH_ID, entries)))
+            day += _ONE_DAY
+        return total
+
+    def _member_at(self, gids: tuple[int, ...], moment: datetime.datetime) -> bool:
+        return any(
+            gid in gids and added <= moment and (removed is None or removed > moment)
+            for gid, added, removed in self.data.memberships
+        )
+
+    def page(
+        self,
+        *,
+        topic: int | None,
+        push_type: str | None,
+        search: str | None,
+        before: datetime.datetime | None,
+        limit: int,
+    ) -> list[tuple[Entry, bool]]:
+        """(entry, pinned) newest first: on the first page, pinned valid notices on top."""
+        term = search.strip()[:100].lower() if search else None
+
+        def wanted(e: Entry) -> bool:
+            if topic is not None and e.topic != topic:
+                return False
+            if push_type and e.push_type != push_type:
+                return False
+            return term is None or any(term in f for f in e.search)
+
+        now = self.now
+        pinned: list[Entry] = []
+        if before is None:
+            created = self.data.created_at
+            t = self.timeline
+            candidates = [e for e in t.pinned_everyone if e.frozen_at >= created]
+            candidates += [e for e, gids in t.pinned_groups if self._member_at(gids, e.frozen_at)]
+            candidates += [e for e in self.data.personal if e.pinned]
+            pinned = [e for e in candidates if e.push_type == PushType.NOTICE and e.valid_at(now) and wanted(e)]
+            pinned.sort(key=_KEY, reverse=True)
+            del pinned[PINNED_MAX:]
+        pinned_ids = {e.dispatch_id for e in pinned}
+        chosen: list[Entry] = []
+        if self.first is not None and self.last is not None:
+            day = self.last if before is None else min(self.last, taipei_date(before))
+            while day >= self.first and len(chosen) < limit:
+                entries = [
+                    e
+                    for e in self.day(day)
+                    if (before is None or e.frozen_at < before) and e.dispatch_id not in pinned_ids and wanted(e)
+                ]
+                if entries:
+                    entries.sort(key=_KEY, reverse=True)
+                    chosen += entries[: limit - len(chosen)]
+                day -= _ONE_DAY
+        return [(e, True) for e in pinned] + [(e, False) for e in chosen]
+
+
+def _entries(data: _Citizen, rows: list[tuple[Entry, bool]]) -> list[InboxEntry]:
+    loader = _PushLoader({e.push_id for e, _pinned in rows})
+    reads = data.reads
+    return [
+        InboxEntry(
+            dispatch_id=e.dispatch_id,
+            frozen_at=e.frozen_at,
+            is_read=e.push_id in reads,
+            pinned=pinned,
+            push_id=e.push_id,
+            entry=e,
+            _loader=loader,
+        )
+        for e, pinned in rows
+    ]
+
+
+def inbox_page(
+    citizen: Citizen,
+    *,
+    topic: int | None = None,
+    push_type: str | None = None,
+    search: str | None = None,
+    before: datetime.datetime | None = None,
+    limit: int = 20,
+    now: datetime.datetime | None = None,
+    with_unread: bool = True,
+) -> tuple[list[InboxEntry], int]:
+    """`inbox_for` and `unread_count` together, from one round trip to the database."""
+    if not citizen.is_active:
+        return [], 0
+    now = now or timezone.now()
+    limit = max(1, min(limit, 100))
+    data = _load(citizen)
+    reader = _Reader(data, now)
+    rows = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
+    return _entries(data, rows), reader.unread() if with_unread else 0
+
+
+def inbox_for(
+    citizen: Citizen,
+    *,
+    topic: int | None = None,
+    push_type: str | None = None,
+    search: str | None = None,
+    before: datetime.datetime | None = None,
+    limit: int = 20,
+    now: datetime.datetime | None = None,
+) -> list[InboxEntry]:
+    """The citizen's inbox, newest first by frozen time; on the first page (no `before`), pinned
+    valid notices come first (on top of `limit`). Next page: pass the last entry's frozen_at."""
+    entries, _unread = inbox_page(
+        citizen, topic=topic, push_type=push_type, search=search, before=before, limit=limit, now=now,
+        with_unread=False,
+    )  # fmt: skip
+    return entries
+
+
+def unread_count(citizen: Citizen, *, now: datetime.datetime | None = None) -> int:
+    """Entries of the last 30 days (after the daily cap) whose push the citizen has not opened."""
+    if not citizen.is_active:
+        return 0
+    return _Reader(_load(citizen), now or timezone.now()).unread()
+
+
+# --- one push: `is_visible_to`, `promotion_allowed_for` (indexed queries) ---------------------------
 
 
 def _branches(citizen: Citizen, now: datetime.datetime) -> list[QuerySet[Dispatch]]:
@@ -103,42 +457,12 @@ def _branches(citizen: Citizen, now: datetime.datetime) -> list[QuerySet[Dispatc
     return [personal, everyone, groups]
 
 
-def _filtered(
-    qs: QuerySet[Dispatch], topic: int | None, push_type: str | None, search: str | None
-) -> QuerySet[Dispatch]:
-    if topic is not None:
-        qs = qs.filter(push__topic=topic)
-    if push_type:
-        qs = qs.filter(push__push_type=push_type)
-    if search:
-        term = search.strip()[:100]
-        qs = qs.filter(
-            Q(push__title__icontains=term)
-            | Q(push__title_tag__icontains=term)
-            | Q(push__subtitle__icontains=term)
-            | Q(push__body__icontains=term)
-        )
-    return qs
-
-
 def _rows(qs: QuerySet[Dispatch], limit: int | None, *, ascending: bool = False) -> list[_Row]:
     order = ("frozen_at", "pk") if ascending else ("-frozen_at", "-pk")
     q = qs.order_by(*order).values_list(*_FIELDS)
     if limit is not None:
         q = q[:limit]
     return [_Row(*r) for r in q]
-
-
-def _merge(parts: list[list[_Row]], limit: int | None) -> list[_Row]:
-    merged = list(heapq.merge(*parts, key=lambda r: (r.frozen_at, r.dispatch_id), reverse=True))
-    return merged if limit is None else merged[:limit]
-
-
-def _before(cursor: tuple[datetime.datetime, int] | None) -> Q:
-    if cursor is None:
-        return Q()
-    t, i = cursor
-    return Q(frozen_at__lt=t) | Q(frozen_at=t, pk__lt=i)
 
 
 def _allowed_promotions(
@@ -161,108 +485,6 @@ def _allowed_promotions(
             allowed.add(row.dispatch_id)
         per_day[day] += 1
     return allowed
-
-
-def _cap_in_memory(rows: list[_Row], cap: int) -> set[int]:
-    """`_allowed_promotions` over rows already fetched: they must hold every visible row from the
-    start of the oldest row's Taipei day onwards, unfiltered (personal rows are never promotional)."""
-    per_day: dict[datetime.date, int] = defaultdict(int)
-    allowed: set[int] = set()
-    for row in sorted((r for r in rows if r.is_promotional), key=lambda r: (r.frozen_at, r.dispatch_id)):
-        day = taipei_date(row.frozen_at)
-        if per_day[day] < cap:
-            allowed.add(row.dispatch_id)
-        per_day[day] += 1
-    return allowed
-
-
-def _apply_cap(citizen: Citizen, now: datetime.datetime, rows: list[_Row], cap: int) -> list[_Row]:
-    promos = [r for r in rows if r.is_promotional]
-    if not promos:
-        return rows
-    oldest = min(promos, key=lambda r: (r.frozen_at, r.dispatch_id))
-    newest = max(promos, key=lambda r: (r.frozen_at, r.dispatch_id))
-    allowed = _allowed_promotions(citizen, now, oldest.frozen_at, newest, cap)
-    return [r for r in rows if not r.is_promotional or r.dispatch_id in allowed]
-
-
-def inbox_for(
-    citizen: Citizen,
-    *,
-    topic: int | None = None,
-    push_type: str | None = None,
-    search: str | None = None,
-    before: datetime.datetime | None = None,
-    limit: int = 20,
-    now: datetime.datetime | None = None,
-) -> list[InboxEntry]:
-    """The citizen's inbox, newest first by frozen time; on the first page (no `before`), pinned
-    valid notices come first (on top of `limit`). Next page: pass the last entry's frozen_at."""
-    if not citizen.is_active:
-        return []
-    now = now or timezone.now()
-    limit = max(1, min(limit, 100))
-    cap = policy_for(citizen.county_id).daily_promotion_cap
-    branches = [_filtered(b, topic, push_type, search) for b in _branches(citizen, now)]
-
-    pinned: list[_Row] = []
-    if before is None:
-        pinned = _merge([_rows(b.filter(push__pinned=True, push__push_type=PushType.NOTICE), 20) for b in branches], 20)
-    pinned_ids = {r.dispatch_id for r in pinned}
-
-    chosen: list[_Row] = []
-    cursor: tuple[datetime.datetime, int] | None = None
-    start = Q(frozen_at__lt=before) if before is not None else Q()
-    batch = max(2 * limit, 20)
-    while len(chosen) < limit:
-        window = start & _before(cursor)
-        rows = _merge([_rows(b.filter(window), batch) for b in branches], batch)
-        if not rows:
-            break
-        kept = [r for r in _apply_cap(citizen, now, rows, cap) if r.dispatch_id not in pinned_ids]
-        chosen.extend(kept[: limit - len(chosen)])
-        if len(rows) < batch:
-            break
-        cursor = (rows[-1].frozen_at, rows[-1].dispatch_id)
-    return _entries(citizen, pinned + chosen, pinned_ids)
-
-
-def _entries(citizen: Citizen, rows: list[_Row], pinned_ids: set[int]) -> list[InboxEntry]:
-    push_ids = {r.push_id for r in rows}
-    pushes = Push.objects.select_related("unit").prefetch_related("images").in_bulk(push_ids)
-    read = set(PushRead.objects.filter(citizen=citizen, push_id__in=push_ids).values_list("push_id", flat=True))
-    return [
-        InboxEntry(
-            dispatch_id=r.dispatch_id,
-            push=pushes[r.push_id],
-            frozen_at=r.frozen_at,
-            is_read=r.push_id in read,
-            pinned=r.dispatch_id in pinned_ids,
-        )
-        for r in rows
-    ]
-
-
-def unread_count(citizen: Citizen, *, now: datetime.datetime | None = None) -> int:
-    """Entries of the last 30 days (after the daily cap) whose push the citizen has not opened."""
-    if not citizen.is_active:
-        return 0
-    now = now or timezone.now()
-    cap = policy_for(citizen.county_id).daily_promotion_cap
-    since = now - UNREAD_WINDOW
-    # Every row from the start of the Taipei day containing `since` is fetched once (no filters), so
-    # the daily cap can be counted from these rows themselves (`_cap_in_memory`) instead of querying
-    # the promotional rows a second time: the same rule as `_allowed_promotions`, half the queries.
-    day_start, _end = taipei_day_bounds(since)
-    rows = _merge([_rows(b.filter(frozen_at__gte=day_start), None) for b in _branches(citizen, now)], None)
-    allowed = _cap_in_memory(rows, cap)
-    rows = [r for r in rows if r.frozen_at >= since and (not r.is_promotional or r.dispatch_id in allowed)]
-    read = set(
-        PushRead.objects.filter(citizen=citizen, push_id__in={r.push_id for r in rows}).values_list(
-            "push_id", flat=True
-        )
-    )
-    return sum(1 for r in rows if r.push_id not in read)
 
 
 def is_visible_to(citizen: Citizen, push: Push, *, now: datetime.datetime | None = None) -> bool:

@@ -397,3 +397,15 @@ class PushClick(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["push", "clicked_at"], name="pushes_click_push_idx")]
+
+
+class InboxTimelineVersion(models.Model):
+    """The version of a county's broadcast timelines (see `timeline.py`): every write that changes
+    which frozen dispatches citizens can see, or how they look (freeze, stop, cancel, content or
+    image edits of a push already sent), sets `version` to a new random value in the same
+    transaction. Web processes keep the timelines in memory and rebuild them when it changes.
+    Random rather than +1 so that a rolled-back or restored value can never be mistaken for a newer
+    timeline."""
+
+    county = models.OneToOneField(County, on_delete=models.CASCADE, related_name="+")
+    version = models.BigIntegerField(default=0)

@@ -23,7 +23,7 @@ from civicpush.org.models import Agency, County, RoleAssignment, Unit, UnitKind
 from civicpush.org.permissions import has_capability, require, roles_on
 from civicpush.org.roles import ROLE_CAPABILITIES, Capability, Role
 
-from . import images, text
+from . import images, text, timeline
 from .chains import approver_roles, assert_chain_complete, next_step, resolve_chain
 from .models import (
     CANCELLABLE_STATUSES,
@@ -101,6 +101,7 @@ def _set_groups(push: Push, group_ids: list[int]) -> None:
 def _back_to_start(push: Push, actor: Any, now: datetime.datetime) -> dict[str, Any]:
     """A content edit: new revision, earlier approvals no longer count, schedule dropped, status draft."""
     previous = {"status": push.status, "revision": push.revision}
+    timeline.bump_if_sent(push)  # a daily push already sent: its inbox entries show the edit
     PushApproval.objects.filter(push=push, is_current=True).update(is_current=False)
     Dispatch.objects.filter(push=push, status=DispatchStatus.PENDING).delete()
     SlotBooking.objects.filter(push=push, released_at__isnull=True).update(released_at=now)
@@ -515,6 +516,7 @@ def do_cancel(actor: Any, push: Push, reason: str = "", *, now: datetime.datetim
         status=DispatchStatus.CANCELLED, finished_at=now, note="cancelled"
     )
     stopping = Dispatch.objects.filter(push=push, status=DispatchStatus.DISPATCHING).update(cancel_requested_at=now)
+    timeline.bump_if_sent(push)
     SlotBooking.objects.filter(push=push, released_at__isnull=True).update(released_at=now)
     previous = push.status
     push.status = PushStatus.CANCELLED

@@ -3,46 +3,20 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from civicpush.console.decorators import is_signed_in_staff
-from civicpush.console.staff_auth import SignInForm, attempt_sign_in, idle_message, safe_next, sign_out
+from civicpush.console.staff_auth import sign_in_page, sign_out
 
 
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
 def login_view(request: HttpRequest) -> HttpResponse:
-    home = reverse("console:home")
-    next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"), home)
-    if request.method != "POST" and is_signed_in_staff(request):
-        return HttpResponseRedirect(next_url)
-    notice = idle_message() if getattr(request, "staff_session_expired", False) else ""
-    error, status = "", 200
-    if request.method == "POST":
-        form = SignInForm(request.POST)
-        if form.is_valid():
-            result = attempt_sign_in(
-                request, form.cleaned_data["username"], form.cleaned_data["password"], surface="console"
-            )
-            if result.user is not None:
-                return HttpResponseRedirect(next_url)
-            error, status = result.error, result.status
-        else:
-            status = 400
-    else:
-        form = SignInForm()
-    return render(
-        request,
-        "console/login.html",
-        {"form": form, "error": error, "notice": notice, "next": next_url},
-        status=status,
-    )
+    return sign_in_page(request, surface="console", home_url=reverse("console:home"), template="console/login.html")
 
 
 @require_POST

@@ -1,0 +1,117 @@
+"""Pages rendered once per process and variant, with the per-request parts put in at slots.
+
+A page such as the inbox is its template (citizen_web/base.html, base.html, the page) rendered with
+slot markers in place of what changes from request to request — the CSRF token, the path the
+language switch returns to, already-rendered fragments (the list) — and with everything that
+changes the page's structure (language, unread count, empty states …) in the cache key. Serving it
+is then one join: no template rendering, no context processors. The template stays the single
+source of the HTML; `render_shell` renders exactly what `render()` would (tests compare the two).
+
+Slot values are escaped here exactly as the template would (`escape`), except `safe_slots`: HTML
+that was rendered (and escaped) by a template already. Pages with flash messages are rendered the
+ordinary way (`has_flash_messages`): the messages are consumed by rendering them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.contrib.messages import get_messages
+from django.core.signals import setting_changed
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
+from django.urls import get_script_prefix
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+_MARK = "\x1ecivicpush-slot:{}\x1e"  # survives escaping; never in rendered text
+_MARK_RE = re.compile("\x1ecivicpush-slot:([a-z_]+)\x1e")
+_MAX_SHELLS = 2_000
+_shells: dict[tuple[Any, ...], tuple[list[str], tuple[tuple[int, str], ...]]] = {}
+
+
+def slot(name: str) -> SafeString:
+    """The marker of a slot, for the shell's template context."""
+    return mark_safe(_MARK.format(name))  # noqa: S308 (a constant marker)
+
+
+class _ShellRequest:
+    """`request` as the citizen templates see it while a shell is rendered: a signed-in citizen,
+    the full path a slot."""
+
+    citizen = True
+
+    def get_full_path(self) -> str:
+        return _MARK.format("full_path")
+
+
+def has_flash_messages(request: HttpRequest) -> bool:
+    """Whether a flash message waits (looking does not consume it)."""
+    return bool(getattr(request, "_messages", None) and get_messages(request))
+
+
+def render_shell(
+    request: HttpRequest,
+    template: str,
+    key: tuple[Any, ...],
+    context: Mapping[str, Any],
+    values: Mapping[str, str],
+    safe_slots: frozenset[str] = frozenset(),
+) -> str:
+    """The page `template` renders for a signed-in citizen with `context` (its slot markers replaced
+    by `values`; the CSRF token and the full path are added here). `key` names everything in
+    `context` that is not a slot; the language and script prefix are added to it."""
+    full_key = (template, translation.get_language(), get_script_prefix(), settings.APP_NAME, settings.DEMO_MODE, key)
+    shell = _shells.get(full_key)
+    if shell is None:
+        shell = _build(request, template, context)
+        if len(_shells) >= _MAX_SHELLS:
+            _shells.clear()
+        _shells[full_key] = shell
+    parts, slots = shell
+    out = parts.copy()
+    token = None
+    for index, name in slots:
+        if name == "csrf_token":
+            token = token or escape(get_token(request))  # one token for every form, as {% csrf_token %}
+            out[index] = token
+        elif name == "full_path":
+            out[index] = escape(request.get_full_path())
+        elif name in safe_slots:
+            out[index] = values[name]
+        else:
+            out[index] = escape(values[name])
+    return "".join(out)
+
+
+def _build(
+    request: HttpRequest, template: str, context: Mapping[str, Any]
+) -> tuple[list[str], tuple[tuple[int, str], ...]]:
+    html = get_template(template).render(
+        {
+            **context,
+            "request": _ShellRequest(),
+            "csrf_token": slot("csrf_token"),
+            "messages": (),
+        },
+        request,
+    )
+    parts = _MARK_RE.split(html)  # [text, name, text, name, …, text]
+    slots = tuple((i, parts[i]) for i in range(1, len(parts), 2))
+    return parts, slots
+
+
+def clear() -> None:
+    _shells.clear()
+
+
+def _on_setting_changed(**kwargs: Any) -> None:
+    clear()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="civicpush.citizen_web.shell")
