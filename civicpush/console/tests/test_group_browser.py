@@ -33,6 +33,9 @@ def test_the_builder_counts_matches_live_and_saves_only_on_submit(
     page.get_by_role("link", name="新增群組").click()
     page.get_by_label("動態群組（篩選條件）").check()
     page.get_by_role("button", name="繼續").click()
+    page.wait_for_url("**/console/groups/new/?*kind=dynamic*")
+    page.wait_for_load_state("load")
+    page.wait_for_function("window.htmx !== undefined")
 
     estimate = page.locator("#estimate")
     page.locator("#id_townships").select_option(label="蘭嶼鄉")
