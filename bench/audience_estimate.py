@@ -16,31 +16,13 @@ import json
 import os
 import statistics
 import sys
-import time
 from pathlib import Path
-from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import TEST_SECRETS, ensure_database, three_filter_group, time_audience_estimate  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench"
-# Throw-away values (the same as civicpush/config/settings_test.py), used only when unset.
-TEST_SECRETS = {
-    "CIVICPUSH_SECRET_KEY": "test-only-secret-key-not-for-production-0123456789",
-    "CIVICPUSH_FIELD_KEY": "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI=",
-    "CIVICPUSH_HMAC_KEY": "test-only-hmac-key",
-}
-
-
-def ensure_database(url: str) -> None:
-    """CREATE DATABASE when it does not exist yet (connects to the server's `postgres` database)."""
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def main() -> int:
@@ -67,9 +49,7 @@ def main() -> int:
     from django.db import connection
 
     from civicpush.audiences.segments import citizens_matching, validate_filters
-    from civicpush.audiences.selectors import estimate_filters
-    from civicpush.citizens.models import CitizenProfile, Township
-    from civicpush.citizens.topics import Topic
+    from civicpush.citizens.models import CitizenProfile
 
     call_command("migrate", verbosity=0, interactive=False)
     have = CitizenProfile.objects.count()
@@ -82,22 +62,8 @@ def main() -> int:
                 cursor.execute(f'VACUUM ANALYZE "{table}"')
     total = CitizenProfile.objects.count()
 
-    townships = list(Township.objects.order_by("sort_order", "code").values_list("pk", flat=True)[:3])
-    if len(townships) < 3:
-        raise SystemExit("reference data missing: fewer than 3 townships")
-    filters = {
-        "townships": townships,
-        "age_min": 30,
-        "age_max": 64,
-        "topics": [Topic.TOURISM, Topic.DISEASE_PREVENTION],
-    }
-    matches = estimate_filters(filters)  # warm-up
-    timings = []
-    for _ in range(args.runs):
-        started = time.perf_counter()
-        count = estimate_filters(filters)
-        timings.append((time.perf_counter() - started) * 1000)
-        assert count == matches
+    timings, matches = time_audience_estimate(args.runs)
+    filters = three_filter_group()
     if args.explain:
         sql, params = citizens_matching(validate_filters(filters)).query.sql_with_params()
         with connection.cursor() as cursor:

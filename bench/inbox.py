@@ -40,7 +40,6 @@ import os
 import random
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -50,33 +49,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import TEST_SECRETS, ensure_database, log, median, time_audience_estimate  # noqa: E402
+
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench_inbox"
-# Throw-away values (the same as civicpush/config/settings_test.py), used only when unset.
-TEST_SECRETS = {
-    "CIVICPUSH_SECRET_KEY": "test-only-secret-key-not-for-production-0123456789",
-    "CIVICPUSH_FIELD_KEY": "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI=",
-    "CIVICPUSH_HMAC_KEY": "test-only-hmac-key",
-}
 SEED = 20261122
 MARKER_TABLE = "bench_inbox_meta"  # not a Django model: the bench's own note of what it built
 DATA_VERSION = 1  # bump when the shape of the generated data changes
-
-
-def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-def ensure_database(url: str) -> None:
-    import psycopg
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    if not name:
-        raise SystemExit("BENCH_DATABASE_URL must name a database")
-    admin_url = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -629,24 +608,8 @@ def http_status(base: str, path: str, session_key: str | None = None) -> int:
 
 
 def audience_estimate_ms(runs: int) -> tuple[float, int]:
-    from civicpush.audiences.selectors import estimate_filters
-    from civicpush.citizens.models import Township
-    from civicpush.citizens.topics import Topic
-
-    townships = list(Township.objects.order_by("sort_order", "code").values_list("pk", flat=True)[:3])
-    filters = {
-        "townships": townships,
-        "age_min": 30,
-        "age_max": 64,
-        "topics": [Topic.TOURISM, Topic.DISEASE_PREVENTION],
-    }
-    matches = estimate_filters(filters)  # warm-up
-    timings = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        estimate_filters(filters)
-        timings.append((time.perf_counter() - started) * 1000)
-    return round(statistics.median(timings), 1), matches
+    timings, matches = time_audience_estimate(runs)
+    return median(timings), matches
 
 
 def main() -> int:

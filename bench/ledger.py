@@ -47,7 +47,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
-from inbox import TEST_SECRETS, ensure_database, log, start_server, stop_server  # noqa: E402
+from common import TEST_SECRETS, ensure_database, log  # noqa: E402
+from inbox import start_server, stop_server  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger"
 DEFAULT_PGBENCH_URL = "postgres://postgres@127.0.0.1:5432/civicpush_pgbench"

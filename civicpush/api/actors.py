@@ -53,7 +53,6 @@ def service_actor(principal: ApiPrincipal) -> StaffUser:
     account = key_account(key)
     unit = key.unit
     held = RoleAssignment(user=account, role=KEY_ROLE, county_id=unit.county_id, agency_id=unit.agency_id, unit=unit)
-    # org.permissions reads a user's assignments once per object and keeps them on it; we give the
-    # account exactly one, unsaved, so the grant lives as long as this request's actor object.
-    setattr(account, permissions._CACHE_ATTR, [held])
+    # Exactly one unsaved assignment, living as long as this request's actor object.
+    permissions.act_with_roles(account, [held])
     return account

@@ -189,9 +189,14 @@ def _chunks(items: list[str]) -> list[list[str]]:
 
 def resolve_member_file(file: IO[bytes] | bytes, filename: str) -> tuple[list[int], list[RowError]]:
     """Citizen ids in file order and every row error (bad format, unknown citizen, duplicate)."""
+    return resolve_identifiers(read_rows(file, filename))
+
+
+def resolve_identifiers(rows: list[tuple[int, str]]) -> tuple[list[int], list[RowError]]:
+    """(row number, mobile or ID number) pairs → citizen ids in row order and every row error."""
     entries: list[_Entry] = []
     errors: list[RowError] = []
-    for row, raw in read_rows(file, filename):
+    for row, raw in rows:
         parsed = _parse(row, raw)
         (errors if isinstance(parsed, RowError) else entries).append(parsed)  # type: ignore[arg-type]
 

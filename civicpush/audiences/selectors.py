@@ -103,3 +103,13 @@ def estimate_filters(filters: Any) -> int:
 
 def open_member_count(group: Group) -> int:
     return GroupMembership.objects.filter(group_id=group.pk, removed_at__isnull=True).count()
+
+
+def open_memberships(group: Group) -> QuerySet[GroupMembership]:
+    """A static group's current members (open memberships), newest first, with citizen and profile.
+    Callers show masked numbers only."""
+    return (
+        GroupMembership.objects.filter(group_id=group.pk, removed_at__isnull=True)
+        .select_related("citizen", "citizen__profile")
+        .order_by("-added_at", "-pk")
+    )

@@ -24,7 +24,7 @@ from civicpush.org.models import Unit
 from civicpush.org.permissions import require
 from civicpush.org.roles import Capability
 
-from .member_import import ImportResult, resolve_member_file
+from .member_import import ImportResult, resolve_identifiers, resolve_member_file
 from .models import Group, GroupKind, GroupMembership, GroupShare
 from .segments import TAIPEI, citizens_matching, validate_filters
 from .selectors import group_for_user, members_at, open_member_count
@@ -334,6 +334,18 @@ def do_remove_members(actor: Any, group: Group, citizen_ids: Iterable[int]) -> i
             data={"removed": removed, "citizen_ids": ids if len(ids) <= 1000 else None},
         )
     return removed
+
+
+@transaction.atomic
+def do_add_member_by_number(actor: Any, group: Group, number: str) -> bool:
+    """Add one citizen, given by mobile or ID number, to a static group (the import's parsing, lookup
+    and masking). Returns False when they were already a member; ValidationFailed on a bad number."""
+    _require_manage(actor, group)
+    citizen_ids, errors = resolve_identifiers([(1, number)])
+    if errors:
+        message = f"{errors[0].value}: {errors[0].message}"
+        raise ValidationFailed(message, field_errors={"number": [message]})
+    return do_add_members(actor, group, citizen_ids) == 1
 
 
 @transaction.atomic

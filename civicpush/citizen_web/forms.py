@@ -11,19 +11,9 @@ from django.utils.translation import gettext_lazy as _
 from civicpush.citizens.models import Gender, Residency, Township, Village
 from civicpush.citizens.selectors import villages_valid_on
 from civicpush.citizens.topics import Topic
-from civicpush.core.errors import DomainError
+from civicpush.core.forms import apply_domain_error
 
-
-def apply_domain_error(form: forms.Form, exc: DomainError) -> None:
-    """Show a service's error on the form: field errors by field, the message on top otherwise."""
-    placed = False
-    for field, messages in exc.field_errors.items():
-        target = field if field in form.fields else None
-        for message in messages:
-            form.add_error(target, str(message))
-        placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
+__all__ = ["apply_domain_error"]  # re-exported for the citizen views
 
 
 class PhoneForm(forms.Form):

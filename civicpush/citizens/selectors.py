@@ -10,7 +10,16 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from . import national_id
-from .models import Citizen, CitizenProfile, ConsentRecord, DemoSmsMessage, OneTimeCode, Township, Village
+from .models import (
+    Citizen,
+    CitizenProfile,
+    CitizenStatus,
+    ConsentRecord,
+    DemoSmsMessage,
+    OneTimeCode,
+    Township,
+    Village,
+)
 from .topics import Topic, mask_to_topics
 
 
@@ -98,3 +107,30 @@ def export_citizen_section(citizen: Citizen) -> dict[str, Any]:
 def latest_demo_sms(limit: int = 30) -> QuerySet[DemoSmsMessage]:
     """What the demo SMS backend 'sent', newest first (development page only)."""
     return DemoSmsMessage.objects.order_by("-created_at", "-id")[:limit]
+
+
+def active_citizen_by_mobile(phone_e164: str, *, county_id: int) -> Citizen | None:
+    """The active citizen of the county with this (already normalised) mobile number, or None."""
+    return Citizen.objects.filter(phone_e164=phone_e164, status=CitizenStatus.ACTIVE, county_id=county_id).first()
+
+
+def active_citizen_by_number(raw: str, *, county_id: int) -> Citizen | None:
+    """The active citizen of the county with this mobile or national ID / resident certificate number
+    (IDs are found by their keyed hash), or None. ValidationFailed when the number is malformed
+    (field "phone" or "national_id")."""
+    from .phone import normalise_mobile
+
+    value = (raw or "").strip()
+    if not value[:1].isalpha():
+        return active_citizen_by_mobile(normalise_mobile(value), county_id=county_id)
+    number = national_id.validate(value)
+    profile = (
+        CitizenProfile.objects.filter(
+            national_id_hmac=national_id.lookup_hash(number),
+            citizen__status=CitizenStatus.ACTIVE,
+            citizen__county_id=county_id,
+        )
+        .select_related("citizen")
+        .first()
+    )
+    return profile.citizen if profile else None

@@ -1,8 +1,7 @@
 """Reading the audit log, limited to what a staff user may see. Shared by the console and the API.
 
-Scope: county-wide holders of VIEW_AUDIT see every entry of their county; everyone else sees the
-entries filed under units on which they hold VIEW_AUDIT. (This belongs in core/org once the API
-needs it too; it lives here because the console owns the first audit browser.)
+The scope (who may read which entries) is org.selectors.audit_entries_visible_to, shared with the
+API; this module adds the console's filters (calendar days in Asia/Taipei, actor, object type).
 """
 
 from __future__ import annotations
@@ -12,12 +11,16 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from civicpush.core.models import AuditEntry
 from civicpush.org import permissions
-from civicpush.org.models import RoleAssignment, Unit
-from civicpush.org.roles import ROLE_CAPABILITIES, Capability
+from civicpush.org import selectors as org_selectors
+from civicpush.org.models import Unit
+from civicpush.org.roles import Capability
+from civicpush.org.selectors import can_view_audit
+
+__all__ = ["AuditFilters", "audit_entries_visible_to", "audit_units_for", "can_view_audit", "unit_names"]
 
 TAIPEI = ZoneInfo("Asia/Taipei")
 
@@ -34,23 +37,6 @@ class AuditFilters:
     object_type: str = ""
 
 
-def _county_wide_audit_counties(user: Any) -> list[int]:
-    if not permissions.has_county_capability(user, Capability.VIEW_AUDIT):
-        return []
-    roles = [role for role, caps in ROLE_CAPABILITIES.items() if Capability.VIEW_AUDIT in caps]
-    return list(
-        RoleAssignment.objects.filter(user=user, role__in=roles, unit__isnull=True, agency__isnull=True).values_list(
-            "county_id", flat=True
-        )
-    )
-
-
-def can_view_audit(user: Any) -> bool:
-    return permissions.units_with(user, Capability.VIEW_AUDIT).exists() or permissions.has_county_capability(
-        user, Capability.VIEW_AUDIT
-    )
-
-
 def audit_units_for(user: Any) -> QuerySet[Unit]:
     """Units whose entries `user` may read (what the unit filter offers)."""
     return permissions.units_with(user, Capability.VIEW_AUDIT).select_related("agency").order_by("path")
@@ -61,16 +47,9 @@ def _start_of_day(day: datetime.date) -> datetime.datetime:
 
 
 def audit_entries_visible_to(user: Any, filters: AuditFilters | None = None) -> QuerySet[AuditEntry]:
-    """Audit entries `user` may read, narrowed by `filters`, newest first. Empty without VIEW_AUDIT."""
+    """Audit entries `user` may read (org.selectors' scope), narrowed by `filters`, newest first."""
     filters = filters or AuditFilters()
-    scope: Q | None = None
-    counties = _county_wide_audit_counties(user)
-    if counties:
-        scope = Q(county_id__in=counties)
-    unit_ids = permissions.units_with(user, Capability.VIEW_AUDIT).values("pk")
-    unit_scope = Q(unit_id__in=unit_ids)
-    scope = unit_scope if scope is None else scope | unit_scope
-    qs = AuditEntry.objects.filter(scope)
+    qs = org_selectors.audit_entries_visible_to(user)
     if filters.action_prefix:
         qs = qs.filter(action__startswith=filters.action_prefix.strip())
     if filters.actor_username:
@@ -83,7 +62,7 @@ def audit_entries_visible_to(user: Any, filters: AuditFilters | None = None) -> 
         qs = qs.filter(created_at__lt=_start_of_day(filters.date_to + datetime.timedelta(days=1)))
     if filters.object_type:
         qs = qs.filter(object_type=filters.object_type.strip())
-    return qs.select_related("actor").order_by("-created_at", "-id")
+    return qs.select_related("actor")
 
 
 def unit_names(unit_ids: set[int]) -> dict[int, str]:

@@ -27,6 +27,12 @@ def _assignments(user: Any) -> list[RoleAssignment]:
     return cached
 
 
+def act_with_roles(user: Any, assignments: list[RoleAssignment]) -> None:
+    """Make `user` hold exactly `assignments` (unsaved is fine) for the life of this object, instead
+    of the stored ones. Used for API-key accounts, whose scope comes from the key, not from rows."""
+    setattr(user, _CACHE_ATTR, list(assignments))
+
+
 def forget_cached_roles(user: Any) -> None:
     if hasattr(user, _CACHE_ATTR):
         delattr(user, _CACHE_ATTR)
@@ -75,6 +81,17 @@ def has_county_capability(user: Any, capability: Capability) -> bool:
     return any(
         a.unit_id is None and a.agency_id is None and capability in ROLE_CAPABILITIES.get(a.role, frozenset())
         for a in _assignments(user)
+    )
+
+
+def county_ids_with(user: Any, capability: Capability) -> list[int]:
+    """Counties in which `user` holds `capability` county-wide (no unit or agency scope)."""
+    return sorted(
+        {
+            a.county_id
+            for a in _assignments(user)
+            if a.unit_id is None and a.agency_id is None and capability in ROLE_CAPABILITIES.get(a.role, frozenset())
+        }
     )
 
 

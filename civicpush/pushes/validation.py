@@ -15,9 +15,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from civicpush.audiences import selectors as audience_selectors
-from civicpush.citizens import national_id
-from civicpush.citizens.models import Citizen, CitizenProfile, CitizenStatus
-from civicpush.citizens.phone import normalise_mobile
+from civicpush.citizens.models import Citizen
+from civicpush.citizens.selectors import active_citizen_by_number
 from civicpush.citizens.topics import Topic
 from civicpush.core.errors import ValidationFailed
 from civicpush.org.models import Unit, UnitKind
@@ -103,25 +102,6 @@ def as_datetime(value: Any, field: str, errors: FieldErrors) -> datetime.datetim
     if timezone.is_naive(value):
         value = value.replace(tzinfo=TAIPEI)  # wall time as staff type it
     return value
-
-
-def _resolve_person(raw: str, county_id: int) -> Citizen | None:
-    """A citizen by mobile number or national ID (looked up by its keyed hash), or None."""
-    value = (raw or "").strip()
-    if value[:1].isalpha():
-        number = national_id.validate(value)  # ValidationFailed(field "national_id") when malformed
-        profile = (
-            CitizenProfile.objects.filter(national_id_hmac=national_id.lookup_hash(number))
-            .select_related("citizen")
-            .first()
-        )
-        citizen = profile.citizen if profile else None
-    else:
-        phone = normalise_mobile(value)  # ValidationFailed(field "phone") when malformed
-        citizen = Citizen.objects.filter(phone_e164=phone).first()
-    if citizen is None or citizen.county_id != county_id or citizen.status != CitizenStatus.ACTIVE:
-        return None
-    return citizen
 
 
 def clean_push_fields(
@@ -246,7 +226,7 @@ def clean_push_fields(
         if "target_person" in changes:
             raw = str(changes.get("target_person") or "")
             try:
-                citizen = _resolve_person(raw, unit.county_id) if raw.strip() else None
+                citizen = active_citizen_by_number(raw, county_id=unit.county_id) if raw.strip() else None
             except ValidationFailed as exc:
                 errors.add("target_person", exc.message)
                 citizen = None

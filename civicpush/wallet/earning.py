@@ -19,6 +19,7 @@ from civicpush.audiences.models import Group
 from civicpush.audiences.selectors import current_member_ids
 from civicpush.citizens.models import Citizen, CitizenProfile, CitizenStatus
 from civicpush.citizens.phone import normalise_mobile
+from civicpush.citizens.selectors import active_citizen_by_mobile
 from civicpush.coins import ledger
 from civicpush.coins.models import Budget, ExpiryPeriod
 from civicpush.core.audit import log_action
@@ -394,9 +395,7 @@ def do_propose_grant(
     except ValidationFailed as exc:
         errors["phone"] = list(exc.field_errors.get("phone", [exc.message]))
     else:
-        citizen = Citizen.objects.filter(
-            phone_e164=phone, status=CitizenStatus.ACTIVE, county_id=unit.county_id
-        ).first()
+        citizen = active_citizen_by_mobile(phone, county_id=unit.county_id)
         if citizen is None:
             errors["phone"] = [_("No CivicPush member has this mobile number.")]
     if errors:

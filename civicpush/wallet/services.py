@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from civicpush.citizens.models import Citizen, CitizenStatus
 from civicpush.citizens.phone import normalise_mobile
+from civicpush.citizens.selectors import active_citizen_by_mobile
 from civicpush.coins import ledger
 from civicpush.core.errors import Conflict, NotFound, PermissionDenied, RateLimited, ValidationFailed
 
@@ -166,9 +167,7 @@ def do_transfer(citizen: Citizen, phone_raw: str, amount: int | str, pin: str, c
     except ValidationFailed as exc:
         errors["phone"] = list(exc.field_errors.get("phone", [exc.message]))
     else:
-        recipient = Citizen.objects.filter(
-            phone_e164=phone, status=CitizenStatus.ACTIVE, county_id=sender.county_id
-        ).first()
+        recipient = active_citizen_by_mobile(phone, county_id=sender.county_id)
         if recipient is None:
             errors["phone"] = [_("No CivicPush member has this mobile number.")]
         elif recipient.pk == sender.pk:

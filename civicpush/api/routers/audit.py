@@ -3,7 +3,7 @@
 import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Query, Router, Schema
@@ -11,9 +11,8 @@ from ninja.pagination import CursorPagination, paginate
 
 from civicpush.core.errors import PermissionDenied
 from civicpush.core.models import AuditEntry
-from civicpush.org import permissions
-from civicpush.org.models import RoleAssignment, StaffUser
-from civicpush.org.roles import ROLE_CAPABILITIES, Capability
+from civicpush.org import selectors as org_selectors
+from civicpush.org.models import StaffUser
 
 from ..auth import principal_of
 from ..problems import problem_responses
@@ -52,21 +51,11 @@ def _aware(value: datetime.datetime | None) -> datetime.datetime | None:
 
 
 def audit_entries_visible_to(user: StaffUser, filters: AuditFilters) -> QuerySet[AuditEntry]:
-    """Entries `user` may read: everything in a county where they hold VIEW_AUDIT county-wide, plus
-    entries whose unit is among their VIEW_AUDIT units. PermissionDenied when they hold it nowhere.
-
-    (A read over core's log that needs org's permissions; it belongs in a selector once one exists.)
-    """
-    audit_roles = [role for role, caps in ROLE_CAPABILITIES.items() if Capability.VIEW_AUDIT in caps]
-    county_ids = list(
-        RoleAssignment.objects.filter(
-            user=user, role__in=audit_roles, unit__isnull=True, agency__isnull=True
-        ).values_list("county_id", flat=True)
-    )
-    unit_ids = permissions.units_with(user, Capability.VIEW_AUDIT).values("pk")
-    if not county_ids and not permissions.units_with(user, Capability.VIEW_AUDIT).exists():
+    """The entries `user` may read (org.selectors' scope) narrowed by the API filters.
+    PermissionDenied when they hold VIEW_AUDIT nowhere."""
+    if not org_selectors.can_view_audit(user):
         raise PermissionDenied()
-    entries = AuditEntry.objects.filter(Q(county_id__in=county_ids) | Q(unit_id__in=unit_ids))
+    entries = org_selectors.audit_entries_visible_to(user)
     if filters.action:
         entries = entries.filter(action__startswith=filters.action)
     if filters.unit_id is not None:

@@ -217,3 +217,24 @@ def test_too_many_rows_is_refused(drafter: Any, group: Group, monkeypatch: pytes
     monkeypatch.setattr(member_import, "MAX_ROWS", 3)
     with pytest.raises(ValidationFailed):
         do_import_members(drafter, group, csv_bytes(["0912345678"] * 4), "x.csv")
+
+
+def test_one_member_added_by_mobile_is_audited_as_added_and_a_second_time_is_a_no_op(
+    group: Group, drafter: Any
+) -> None:
+    from civicpush.audiences.services import do_add_member_by_number
+
+    citizen = make_citizen(phone_e164="+886912777888")
+    assert do_add_member_by_number(drafter, group, "0912-777-888") is True
+    assert do_add_member_by_number(drafter, group, "0912777888") is False
+    assert list(GroupMembership.objects.filter(group=group).values_list("citizen_id", flat=True)) == [citizen.pk]
+    assert AuditEntry.objects.filter(action="audiences.group.members_added", object_id=str(group.pk)).count() == 1
+
+
+def test_one_member_with_an_unknown_number_is_refused_and_nothing_is_written(group: Group, drafter: Any) -> None:
+    from civicpush.audiences.services import do_add_member_by_number
+
+    with pytest.raises(ValidationFailed) as exc:
+        do_add_member_by_number(drafter, group, "0912-000-999")
+    assert "number" in exc.value.field_errors
+    assert not GroupMembership.objects.filter(group=group).exists()

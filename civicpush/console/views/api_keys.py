@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 from civicpush.console.decorators import staff_required
 from civicpush.console.forms import ApiKeyForm
 from civicpush.core.errors import DomainError, NotFound
+from civicpush.core.forms import apply_domain_error
 from civicpush.org import services
 from civicpush.org.models import Unit
 from civicpush.org.permissions import visible_unit
@@ -44,11 +45,7 @@ def api_keys(request: HttpRequest, unit_id: int) -> HttpResponse:
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        for field, errors in exc.field_errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, str(error))
-        if not exc.field_errors:
-            form.add_error(None, str(exc.message))
+        apply_domain_error(form, exc)
         ctx = _context(request, unit, form=form)
         return render_console(request, "console/api_keys.html", ctx, section="units", status=exc.status)
     # The answer to this POST is the only time the raw key exists outside the caller's hands.

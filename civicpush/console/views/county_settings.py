@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from civicpush.console.decorators import staff_required
 from civicpush.console.push_forms import ChainForm, PolicyForm, SlotForm
 from civicpush.core.errors import DomainError, NotFound, PermissionDenied
+from civicpush.core.forms import apply_domain_error
 from civicpush.org.models import Agency, County, RoleAssignment, Unit
 from civicpush.org.roles import ROLE_CAPABILITIES, Capability, Role
 from civicpush.pushes import selectors, services
@@ -36,14 +37,6 @@ def configured_county(user: Any) -> County:
     if assignment is None:
         raise PermissionDenied(_("Only the county platform operator may change county settings."))
     return assignment.county
-
-
-def _form_errors(form: Any, exc: DomainError) -> None:
-    for field, errors in exc.field_errors.items():
-        for error in errors:
-            form.add_error(field if field in form.fields else None, str(error))
-    if not exc.field_errors:
-        form.add_error(None, str(exc.message))
 
 
 # --- slots ----------------------------------------------------------------------------------------
@@ -72,7 +65,7 @@ def county_slots(request: HttpRequest) -> HttpResponse:
     try:
         services.do_open_slot(request.user, county, **form.cleaned_data)
     except DomainError as exc:
-        _form_errors(form, exc)
+        apply_domain_error(form, exc)
         return _slots_page(request, county, form, status=exc.status)
     messages.success(request, _("The slot is open; approve it to let units book it."))
     return HttpResponseRedirect(reverse("console:county_slots"))
@@ -145,7 +138,7 @@ def county_chains(request: HttpRequest) -> HttpResponse:
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        _form_errors(form, exc)
+        apply_domain_error(form, exc)
         return _chains_page(request, county, form, status=exc.status)
     messages.success(request, _("The approval chain is saved. Pushes submitted from now on follow it."))
     return HttpResponseRedirect(reverse("console:county_chains"))
@@ -187,7 +180,7 @@ def county_policy(request: HttpRequest) -> HttpResponse:
             try:
                 services.do_set_policy(request.user, county, **form.cleaned_data)
             except DomainError as exc:
-                _form_errors(form, exc)
+                apply_domain_error(form, exc)
                 status = exc.status
             else:
                 messages.success(request, _("The sending policy is saved."))

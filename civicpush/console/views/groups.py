@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpush.audiences import selectors, services
-from civicpush.audiences.models import Group, GroupKind, GroupMembership
+from civicpush.audiences.models import Group, GroupKind
 from civicpush.audiences.services import suggest_group_name
 from civicpush.citizens.phone import mask_mobile
 from civicpush.console.decorators import staff_required
@@ -37,6 +37,7 @@ from civicpush.console.group_forms import (
     villages_of,
 )
 from civicpush.core.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from civicpush.core.forms import apply_domain_error
 from civicpush.org.models import Unit
 from civicpush.org.permissions import has_capability, units_with
 from civicpush.org.roles import Capability
@@ -46,18 +47,6 @@ from .common import render_console
 MEMBERS_PER_PAGE = 50
 GROUPS_PER_PAGE = 50
 STATUS_FILTERS = ("active", "retired", "all")
-
-
-def _apply_errors(form: Any, exc: DomainError) -> None:
-    """Put a domain error's field errors on the form's fields (or on the form as a whole)."""
-    placed = False
-    for field, errors in exc.field_errors.items():
-        target = field if field in form.fields else None
-        for error in errors or [exc.message]:
-            form.add_error(target, str(error))
-            placed = True
-    if not placed:
-        form.add_error(None, str(exc.message))
 
 
 def _manageable_units(request: HttpRequest) -> QuerySet[Unit]:
@@ -157,7 +146,7 @@ def group_create(request: HttpRequest) -> HttpResponse:
         except DomainError as exc:
             if isinstance(exc, NotFound | PermissionDenied):
                 raise
-            _apply_errors(filter_form if filter_form and "name" not in exc.field_errors else form, exc)
+            apply_domain_error(filter_form if filter_form and "name" not in exc.field_errors else form, exc)
             status = exc.status
         else:
             messages.success(request, _("The group %(name)s was created.") % {"name": group.name})
@@ -213,12 +202,7 @@ def group_villages(request: HttpRequest) -> HttpResponse:
 
 def _member_rows(group: Group, page_number: str | None) -> Any:
     """Open memberships of a static group, newest first, with masked numbers only."""
-    memberships = (
-        GroupMembership.objects.filter(group_id=group.pk, removed_at__isnull=True)
-        .select_related("citizen", "citizen__profile")
-        .order_by("-added_at", "-pk")
-    )
-    page = Paginator(memberships, MEMBERS_PER_PAGE).get_page(page_number)
+    page = Paginator(selectors.open_memberships(group), MEMBERS_PER_PAGE).get_page(page_number)
     rows = []
     for m in page:
         citizen = m.citizen
@@ -295,12 +279,6 @@ def _action_failed(request: HttpRequest, group: Group, exc: DomainError, **extra
 # --- static members -------------------------------------------------------------------------------
 
 
-def _single_row_file(number: str) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([number.strip()])
-    return buffer.getvalue().encode("utf-8")
-
-
 @require_POST
 @staff_required
 def group_add_member(request: HttpRequest, group_id: int) -> HttpResponse:
@@ -308,21 +286,14 @@ def group_add_member(request: HttpRequest, group_id: int) -> HttpResponse:
     form = AddMemberForm(request.POST)
     if not form.is_valid():
         return _detail(request, group, status=400, add_form=form)
-    # One number is a one-row member file: the same parsing, lookup and masking as an import.
     try:
-        result = services.do_import_members(
-            request.user, group, _single_row_file(form.cleaned_data["number"]), "entered-by-hand.csv"
-        )
+        added = services.do_add_member_by_number(request.user, group, form.cleaned_data["number"])
     except DomainError as exc:
         if isinstance(exc, NotFound | PermissionDenied):
             raise
         form.add_error("number", str(exc.message))
         return _detail(request, group, status=exc.status, add_form=form)
-    if result.errors:
-        error = result.errors[0]
-        form.add_error("number", f"{error.value}: {error.message}")
-        return _detail(request, group, status=400, add_form=form)
-    if result.added:
+    if added:
         messages.success(request, _("The citizen was added to the group."))
     else:
         messages.info(request, _("The citizen is already a member of the group."))
@@ -402,7 +373,7 @@ def group_share(request: HttpRequest, group_id: int) -> HttpResponse:
     except DomainError as exc:
         if isinstance(exc, NotFound | PermissionDenied):
             raise
-        _apply_errors(form, exc)
+        apply_domain_error(form, exc)
         return _detail(request, group, status=exc.status, share_form=form)
     messages.success(request, _("Sharing was saved."))
     return _back(group)
@@ -441,7 +412,7 @@ def group_new_version(request: HttpRequest, group_id: int) -> HttpResponse:
             except DomainError as exc:
                 if isinstance(exc, NotFound | PermissionDenied):
                     raise
-                _apply_errors(filter_form if filter_form and "name" not in exc.field_errors else form, exc)
+                apply_domain_error(filter_form if filter_form and "name" not in exc.field_errors else form, exc)
                 status = exc.status
             else:
                 messages.success(

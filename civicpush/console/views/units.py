@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from civicpush.console.decorators import staff_required
 from civicpush.console.forms import AddStaffForm
 from civicpush.core.errors import DomainError, NotFound
+from civicpush.core.forms import apply_domain_error
 from civicpush.org import services
 from civicpush.org.models import Unit
 from civicpush.org.permissions import has_capability, require, visible_unit
@@ -72,11 +73,7 @@ def add_staff(request: HttpRequest, unit_id: int) -> HttpResponse:
     except DomainError as exc:
         if isinstance(exc, NotFound):
             raise
-        for field, errors in exc.field_errors.items():
-            for error in errors:
-                form.add_error(field if field in form.fields else None, str(error))
-        if not exc.field_errors:
-            form.add_error(None, str(exc.message))
+        apply_domain_error(form, exc)
         ctx = _detail_context(request, unit, form=form)
         return render_console(request, "console/unit_detail.html", ctx, section="units", status=exc.status)
     # The page that answers this POST is the only place the first password is ever shown.
