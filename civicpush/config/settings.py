@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "civicpush.pushes",
     "civicpush.coins",
     "civicpush.wallet",
+    "civicpush.delivery",
     "civicpush.console",
     "civicpush.citizen_web",
     "civicpush.store_web",
