@@ -131,3 +131,14 @@ class Fanout(models.Model):
     @property
     def remaining(self) -> int:
         return max(self.total - self.sent - self.failed, 0)
+
+
+class SystemNotice(models.Model):
+    """The idempotency record of a system notice: one push per `reference` (e.g. "parking-bill:123:
+    reminder-1"), so a retried caller never notifies a citizen twice."""
+
+    reference = models.CharField(max_length=120, unique=True)
+    kind = models.CharField(max_length=40)  # e.g. "payment_receipt", "parking_reminder", "case_event"
+    push = models.OneToOneField("pushes.Push", on_delete=models.CASCADE, related_name="system_notice")
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField()

@@ -120,6 +120,10 @@ class Push(models.Model):
     # Made with a test API key: it may be drafted, submitted and signed, but is never scheduled or
     # dispatched (services.do_schedule refuses it; dispatching blocks it), so it never reaches citizens.
     is_test = models.BooleanField(_("test push (never sent)"), default=False)
+    # A transactional notice the platform itself sends to one citizen because of something they did
+    # or something that happened to their case (a receipt, a reminder, a waitlist seat): fixed
+    # wording from code, no sign-off chain, sent at once (delivery.notices.send_system_notice).
+    is_system_notice = models.BooleanField(_("system notice"), default=False)
     revision = models.PositiveIntegerField(default=1)
     # The chain of roles this revision must pass, snapshotted at submission (the first is the drafter).
     chain_roles = models.JSONField(default=list, blank=True)
