@@ -43,6 +43,12 @@ LOOKUP_HMAC_KEY = required_secret("CIVICPUSH_HMAC_KEY")
 # Demo mode: the demo SMS backend's codes are visible on /dev/otp/. Never on in production.
 DEMO_MODE = env_flag("CIVICPUSH_DEMO_MODE")
 
+# Web Push VAPID key (RFC 8292): base64url raw 32-byte P-256 scalar or PEM. In demo mode a missing key
+# is generated once into VAR_DIR/vapid_private_key (see civicpush/delivery/vapid.py); elsewhere
+# Web Push refuses to start without it. The subject is a mailto: or https: contact for push services.
+VAPID_PRIVATE_KEY = os.environ.get("CIVICPUSH_VAPID_PRIVATE_KEY", "")
+VAPID_SUBJECT = os.environ.get("CIVICPUSH_VAPID_SUBJECT", "mailto:webpush@civicpush.invalid")
+
 ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICPUSH_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 

@@ -6,6 +6,9 @@ os.environ.setdefault("CIVICPUSH_SECRET_KEY", "test-only-secret-key-not-for-prod
 os.environ.setdefault("CIVICPUSH_FIELD_KEY", "dGVzdC1vbmx5LWZpZWxkLWtleS0wMTIzNDU2Nzg5YWI=")
 os.environ.setdefault("CIVICPUSH_HMAC_KEY", "test-only-hmac-key")
 os.environ.setdefault("CIVICPUSH_DEMO_MODE", "1")
+# A throw-away VAPID key (P-256 scalar) so tests never write one into var/.
+os.environ.setdefault("CIVICPUSH_VAPID_PRIVATE_KEY", "p3qNJ2nN3wG9u8m2T0kFQ0b8c3u2r6JqRr0f1lB8Q0I")
+os.environ.setdefault("CIVICPUSH_VAPID_SUBJECT", "mailto:test@civicpush.invalid")
 
 from .settings import *  # noqa: F403
 from .settings import DATABASES, VAR_DIR
