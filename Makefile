@@ -29,7 +29,7 @@ venv: $(VENV)/.installed
 
 $(LOCAL_ENV):
 	@mkdir -p .local
-	@$(PYTHON) -c "import secrets,base64;print('CIVICPUSH_SECRET_KEY='+secrets.token_urlsafe(48));print('CIVICPUSH_FIELD_KEY='+base64.urlsafe_b64encode(secrets.token_bytes(32)).decode());print('CIVICPUSH_HMAC_KEY='+secrets.token_urlsafe(32));print('CIVICPUSH_DEMO_MODE=1')" > $(LOCAL_ENV)
+	@$(PYTHON) -c "import secrets,base64;print('CIVICPUSH_SECRET_KEY='+secrets.token_urlsafe(48));print('CIVICPUSH_FIELD_KEY='+base64.urlsafe_b64encode(secrets.token_bytes(32)).decode());print('CIVICPUSH_HMAC_KEY='+secrets.token_urlsafe(32));print('CIVICPUSH_DEMO_MODE=1');n=0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551;print('CIVICPUSH_VAPID_PRIVATE_KEY='+base64.urlsafe_b64encode((secrets.randbelow(n-1)+1).to_bytes(32,'big')).decode().rstrip('='))" > $(LOCAL_ENV)
 	@chmod 600 $(LOCAL_ENV)
 	@echo "Generated local secrets in $(LOCAL_ENV) (never committed)."
 

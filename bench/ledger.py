@@ -135,12 +135,25 @@ def build(wallets: int) -> dict[str, Any]:
     return {"wallets": have[:wallets], "operator_id": operator.pk, "county_id": county.pk}
 
 
+def vacuum() -> None:
+    """As pgbench vacuums its tables before each run: the ledger's small, hot tables are compacted
+    (VACUUM FULL rewrites them with the table's fillfactor) and the transfer tables vacuumed, so
+    that dead rows of earlier runs do not weigh on this one."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for table in ("coins_balance", "coins_chainhead", "coins_account", "coins_budget"):
+            cursor.execute(f"VACUUM FULL ANALYZE {table}")
+        for table in ("coins_transfer", "coins_transferleg", "coins_ledgerkey"):
+            cursor.execute(f"VACUUM ANALYZE {table}")
+
+
 # --- direct ledger clients ------------------------------------------------------------------------
 
 
-def _ledger_process(args: tuple[list[int], int, float, bool, str, int]) -> dict[str, Any]:
+def _ledger_process(args: tuple[list[int], int, float, bool, str, int, int]) -> dict[str, Any]:
     """One process: `threads` clients, each one transfer at a time, for `seconds`."""
-    wallet_ids, threads, seconds, batched, prefix, seed = args
+    wallet_ids, threads, seconds, batched, prefix, seed, flushers = args
     import django
 
     django.setup()
@@ -151,7 +164,7 @@ def _ledger_process(args: tuple[list[int], int, float, bool, str, int]) -> dict[
 
     accounts = Account.objects.in_bulk(wallet_ids)
     connection.close()
-    batcher = ledger.TransferBatcher().start() if batched else None
+    batcher = ledger.TransferBatcher(flushers=flushers).start() if batched else None
     stop_at = time.perf_counter() + seconds
     counts = [0] * threads
     errors = [0] * threads
@@ -190,14 +203,17 @@ def _ledger_process(args: tuple[list[int], int, float, bool, str, int]) -> dict[
     return {"done": sum(counts), "errors": sum(errors), "seconds": elapsed, "batches": batches, "items": items}
 
 
-def run_ledger(wallets: list[int], clients: int, processes: int, seconds: int, batched: bool) -> dict[str, Any]:
+def run_ledger(
+    wallets: list[int], clients: int, processes: int, seconds: int, batched: bool, flushers: int = 1
+) -> dict[str, Any]:
     from multiprocessing import get_context
 
     per = [clients // processes + (1 if i < clients % processes else 0) for i in range(processes)]
     prefix = f"bench-{'b' if batched else 's'}-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
     with get_context("spawn").Pool(processes) as pool:
         parts = pool.map(
-            _ledger_process, [(wallets, n, float(seconds), batched, f"{prefix}-{p}", p) for p, n in enumerate(per)]
+            _ledger_process,
+            [(wallets, n, float(seconds), batched, f"{prefix}-{p}", p, flushers) for p, n in enumerate(per)],
         )
     done = sum(p["done"] for p in parts)
     elapsed = max(p["seconds"] for p in parts)
@@ -379,6 +395,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=20)
     parser.add_argument("--wallets", type=int, default=2000)
     parser.add_argument("--processes", type=int, default=2, help="processes sharing the direct clients")
+    parser.add_argument("--flushers", type=int, default=1, help="batcher flusher threads per process")
     parser.add_argument("--configs", default="2x8", help="gunicorn WORKERSxTHREADS to try, comma-separated")
     parser.add_argument("--scale", type=int, default=16, help="pgbench scale factor")
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
@@ -410,10 +427,11 @@ def main() -> int:
 
     call_command("migrate", verbosity=0, interactive=False)
     setup = build(args.wallets)
+    vacuum()
     connection.close()
 
     log(f"ledger, batched: {args.clients} clients over {args.processes} processes, {args.duration} s …")
-    batched = run_ledger(setup["wallets"], args.clients, args.processes, args.duration, batched=True)
+    batched = run_ledger(setup["wallets"], args.clients, args.processes, args.duration, True, args.flushers)
     log(json.dumps(batched))
     unbatched: dict[str, Any] = {}
     if not args.no_unbatched:

@@ -189,7 +189,8 @@ class Balance(models.Model):
     """Coins of one account in one lot (expiry period × budget). Changed only by the ledger, with
     `UPDATE … SET balance = balance ± n`; the CHECKs are the database's own no-overdraft rule."""
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    # No index of its own: the (account, period, budget) unique index leads with it.
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances", db_index=False)
     period = models.ForeignKey(ExpiryPeriod, on_delete=models.PROTECT, related_name="+")
     budget = models.ForeignKey(Budget, on_delete=models.PROTECT, related_name="+")
     expires_at = models.DateTimeField()  # copied from the period: spend earliest-expiring first
@@ -218,11 +219,13 @@ class Transfer(AppendOnlyModel):
     canonical body, see `coins/chain.py`); empty when the chain is switched off.
     """
 
-    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+")
+    # county, debit and credit: covered by the (county, chain_seq) and (account, created_at) indexes
+    # that lead with them; fewer indexes per inserted transfer (the hot path, issue 5 benchmark).
+    county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+", db_index=False)
     key = models.CharField(max_length=200, unique=True)
     kind = models.CharField(max_length=40)
-    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits")
-    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits")
+    debit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="debits", db_index=False)
+    credit_account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="credits", db_index=False)
     amount = models.BigIntegerField()
     budget = models.ForeignKey(Budget, null=True, blank=True, on_delete=models.PROTECT, related_name="issues")
     hold = models.ForeignKey("Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -321,8 +324,11 @@ class LedgerKey(AppendOnlyModel):
     key = models.CharField(max_length=200, primary_key=True)
     fingerprint = models.CharField(max_length=64)
     operation = models.CharField(max_length=16)
-    transfer = models.ForeignKey(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    # Never looked up by these (replays find the transfer or hold by its own unique key): no indexes.
+    transfer = models.ForeignKey(
+        Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    hold = models.ForeignKey(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     created_at = models.DateTimeField()
 
 

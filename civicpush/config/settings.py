@@ -48,6 +48,14 @@ DEMO_MODE = env_flag("CIVICPUSH_DEMO_MODE")
 # Web Push refuses to start without it. The subject is a mailto: or https: contact for push services.
 VAPID_PRIVATE_KEY = os.environ.get("CIVICPUSH_VAPID_PRIVATE_KEY", "")
 VAPID_SUBJECT = os.environ.get("CIVICPUSH_VAPID_SUBJECT", "mailto:webpush@civicpush.invalid")
+# Delivery fan-out (civicpush/delivery/fanout.py): provider quotas per minute for the whole project,
+# shared by DELIVERY_WORKER_PROCESSES processes; a batch lease must outlast one batch's sending.
+DELIVERY_RATE_LIMITS = {"fcm": int(os.environ.get("CIVICPUSH_FCM_PER_MINUTE", "600000"))}
+DELIVERY_WORKER_PROCESSES = int(os.environ.get("CIVICPUSH_DELIVERY_WORKER_PROCESSES", "1"))
+DELIVERY_BATCH_LEASE_SECONDS = float(os.environ.get("CIVICPUSH_DELIVERY_LEASE_SECONDS", "60"))
+DELIVERY_STALL_SECONDS = float(os.environ.get("CIVICPUSH_DELIVERY_STALL_SECONDS", "120"))
+DELIVERY_BATCH_SIZE = int(os.environ.get("CIVICPUSH_DELIVERY_BATCH_SIZE", "1000"))  # devices per batch task
+DELIVERY_CHUNK = int(os.environ.get("CIVICPUSH_DELIVERY_CHUNK", "250"))  # sent, then committed, together
 
 ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICPUSH_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -68,7 +76,14 @@ INSTALLED_APPS = [
     "civicpush.pushes",
     "civicpush.coins",
     "civicpush.wallet",
+    "civicpush.surveys",
     "civicpush.delivery",
+    "civicpush.stores",
+    "civicpush.cases",
+    "civicpush.feedback",
+    "civicpush.adoption",
+    "civicpush.events",
+    "civicpush.parking",
     "civicpush.console",
     "civicpush.citizen_web",
     "civicpush.store_web",
@@ -152,6 +167,42 @@ OTP_PER_NUMBER_INTERVAL_SECONDS = 60  # at most one code a minute per number
 OTP_PER_NUMBER_PER_HOUR = 5
 OTP_PER_CLIENT_PER_HOUR = int(os.environ.get("CIVICPUSH_OTP_PER_CLIENT_PER_HOUR", "20"))
 SMS_BACKEND = os.environ.get("CIVICPUSH_SMS_BACKEND", "civicpush.citizens.sms.DemoSmsBackend")
+# Personal and case notices by SMS (the government's 111 short code in production); default: SMS_BACKEND.
+SMS_NOTICE_BACKEND = os.environ.get("CIVICPUSH_SMS_NOTICE_BACKEND", "") or SMS_BACKEND
+
+# Delivery channels (civicpush/delivery/providers/). Unset: that channel is off.
+# Web Push: push-service hosts a browser subscription may name (".host" = its subdomains too; "*" any).
+WEBPUSH_ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_WEBPUSH_ALLOWED_HOSTS", "").split(",") if h.strip()]
+# FCM HTTP v1 (Android app): the service-account key (its JSON, or a path to the file).
+FCM_SERVICE_ACCOUNT = os.environ.get("CIVICPUSH_FCM_SERVICE_ACCOUNT", "")
+FCM_PROJECT_ID = os.environ.get("CIVICPUSH_FCM_PROJECT_ID", "")  # default: the key's project_id
+FCM_BASE_URL = os.environ.get("CIVICPUSH_FCM_BASE_URL", "https://fcm.googleapis.com")
+FCM_TOKEN_URI = os.environ.get("CIVICPUSH_FCM_TOKEN_URI", "")  # default: the key's token_uri
+# APNs token authentication (iPhone app): the .p8 key (PEM, or a path), its key id, the team id and
+# the app's bundle id; https://api.sandbox.push.apple.com for development builds.
+APNS_KEY = os.environ.get("CIVICPUSH_APNS_KEY", "")
+APNS_KEY_ID = os.environ.get("CIVICPUSH_APNS_KEY_ID", "")
+APNS_TEAM_ID = os.environ.get("CIVICPUSH_APNS_TEAM_ID", "")
+APNS_TOPIC = os.environ.get("CIVICPUSH_APNS_TOPIC", "")
+APNS_BASE_URL = os.environ.get("CIVICPUSH_APNS_BASE_URL", "https://api.push.apple.com")
+# E-mail (personal notices for citizens who chose it) by SMTP. Without CIVICPUSH_EMAIL_HOST in demo
+# mode, messages go to the log (console backend) instead.
+EMAIL_HOST = os.environ.get("CIVICPUSH_EMAIL_HOST", "")
+EMAIL_PORT = int(os.environ.get("CIVICPUSH_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("CIVICPUSH_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("CIVICPUSH_EMAIL_PASSWORD", "")
+EMAIL_USE_SSL = env_flag("CIVICPUSH_EMAIL_USE_SSL", EMAIL_PORT == 465)
+EMAIL_USE_TLS = env_flag("CIVICPUSH_EMAIL_USE_TLS", EMAIL_PORT == 587) and not EMAIL_USE_SSL
+EMAIL_TIMEOUT = 15
+DEFAULT_FROM_EMAIL = os.environ.get("CIVICPUSH_EMAIL_FROM", "CivicPush <no-reply@civicpush.invalid>")
+NOTICE_EMAIL_BACKEND = os.environ.get("CIVICPUSH_EMAIL_BACKEND", "") or (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEMO_MODE and not EMAIL_HOST
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_BACKEND = NOTICE_EMAIL_BACKEND
+# The citizen app's public address (e.g. https://push.taitung.gov.tw), for links in e-mails.
+PUBLIC_URL = os.environ.get("CIVICPUSH_PUBLIC_URL", "")
 PRIVACY_NOTICE_VERSION = "2026-11"
 
 # Cache: CIVICPUSH_CACHE_URL=redis://host:6379/1 (shared by every process); default: per-process memory.
@@ -159,7 +210,7 @@ CACHE_URL = os.environ.get("CIVICPUSH_CACHE_URL", "")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured("CIVICPUSH_CACHE_URL must be a redis://, rediss:// or unix:// URL")
 CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    "default": {"BACKEND": "civicpush.core.cache.SharedClientRedisCache", "LOCATION": CACHE_URL}  # one client a process
     if CACHE_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "civicpush"}
 }
@@ -232,10 +283,29 @@ APP_NAME = _("CivicPush")
 # Each entry: task name → seconds between runs.
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-pushes": {"task": "civicpush.bulk.dispatch_due_pushes", "schedule": 30.0},
+    "resume-fanouts": {"task": "civicpush.bulk.resume_fanouts", "schedule": 60.0},
     "release-unreconciled-budgets": {"task": "civicpush.default.release_unreconciled_budgets", "schedule": 3600.0},
     "notify-upcoming-expiry": {"task": "civicpush.default.notify_upcoming_expiry", "schedule": 86400.0},
     # Idempotent: moves only coins of periods already past their expiry, so running hourly is safe.
     "expire-period-coins": {"task": "civicpush.default.expire_period_coins", "schedule": 3600.0},
     "expire-holds": {"task": "civicpush.default.expire_holds", "schedule": 60.0},
+    # Questionnaires past their closing time are closed and their unused coins go back to the budget.
+    "close-due-surveys": {"task": "civicpush.default.close_due_surveys", "schedule": 60.0},
+    "send-event-reminders": {"task": "civicpush.personal.send_event_reminders", "schedule": 300.0},
+    "close-ended-events": {"task": "civicpush.bulk.close_ended_events", "schedule": 900.0},
+    # Cases, feedback, adoption (issue 9): each idempotent, so a missed or repeated run is harmless.
+    "declare-overdue-cases": {"task": "civicpush.default.declare_overdue_cases", "schedule": 600.0},
+    "retry-case-callbacks": {"task": "civicpush.default.retry_case_callbacks", "schedule": 60.0},
+    "flag-late-feedback": {"task": "civicpush.default.flag_late_feedback", "schedule": 3600.0},
+    "refresh-staff-groups": {"task": "civicpush.default.refresh_staff_groups", "schedule": 86400.0},
+    # Parking (issue 8): hourly; the daily auto-deduct and reconciliation run once a day after 06:00
+    # Taiwan time (after the operator's maintenance window) and retry hourly if the operator is down.
+    "parking-sync-bills": {"task": "civicpush.default.parking_sync_bills", "schedule": 3600.0},
+    "parking-settle-unknown": {"task": "civicpush.default.parking_settle_unknown", "schedule": 600.0},
+    "parking-daily": {"task": "civicpush.default.parking_daily", "schedule": 3600.0},
 }
+# Parking operator adapter: "simulator" (demo, tests), "http", or a dotted class path; its endpoint and key.
+PARKING_OPERATOR = os.environ.get("CIVICPUSH_PARKING_OPERATOR", "simulator")
+PARKING_OPERATOR_URL = os.environ.get("CIVICPUSH_PARKING_OPERATOR_URL", "")
+PARKING_OPERATOR_KEY = os.environ.get("CIVICPUSH_PARKING_OPERATOR_KEY", "")
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

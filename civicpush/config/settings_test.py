@@ -24,3 +24,25 @@ STORAGES = {
 # Tasks run in-process in tests; the broker tests (marked `broker`) switch this off around a real
 # worker process to prove the queue path.
 CELERY_TASK_ALWAYS_EAGER = True
+# Delivery channels: fixed fake identities and a discard address (port 9) for every provider, so
+# nothing leaves the machine. The adapters' tests start the local fakes (civicpush/delivery/fakes/)
+# and point the base URLs at them; keys are generated per test run and never stored. FCM and APNs
+# stay "not configured" unless a test sets FCM_SERVICE_ACCOUNT / APNS_KEY.
+FCM_SERVICE_ACCOUNT = ""
+FCM_PROJECT_ID = "civicpush-test"
+FCM_BASE_URL = "http://127.0.0.1:9"
+FCM_TOKEN_URI = "http://127.0.0.1:9/token"
+APNS_KEY = ""
+APNS_KEY_ID = "TESTKEY001"
+APNS_TEAM_ID = "TESTTEAM01"
+APNS_TOPIC = "tw.gov.civicpush.test"
+APNS_BASE_URL = "http://127.0.0.1:9"
+SMS_NOTICE_BACKEND = "civicpush.citizens.sms.DemoSmsBackend"
+NOTICE_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = "127.0.0.1"
+EMAIL_PORT = 9
+EMAIL_USE_TLS = False
+EMAIL_USE_SSL = False
+EMAIL_TIMEOUT = 5
+DEFAULT_FROM_EMAIL = "CivicPush <no-reply@civicpush.test>"
+PUBLIC_URL = "https://civicpush.test"

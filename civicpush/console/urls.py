@@ -22,4 +22,11 @@ urlpatterns = [
     path("", include("civicpush.console.urls_pushes")),
     path("", include("civicpush.console.urls_groups")),
     path("", include("civicpush.console.urls_coins")),
+    path("", include("civicpush.surveys.console.urls")),
+    path("", include("civicpush.stores.urls_console")),
+    path("", include("civicpush.cases.urls_console")),
+    path("", include("civicpush.adoption.urls_console")),
+    path("", include("civicpush.feedback.urls_console")),
+    path("", include("civicpush.parking.web.console_urls")),
+    path("", include("civicpush.events.console_urls")),
 ]

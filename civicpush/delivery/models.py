@@ -133,6 +133,35 @@ class Fanout(models.Model):
         return max(self.total - self.sent - self.failed, 0)
 
 
+class BatchStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting")
+    DONE = "done", _("Done")
+    STOPPED = "stopped", _("Stopped")
+
+
+class FanoutBatch(models.Model):
+    """One slice of a fan-out: the audience's devices with ids in [first_device_id, last_device_id].
+    A worker leases a batch (lease_token, lease_until) before claiming its outcome rows; a batch whose
+    lease ran out while pending belonged to a worker that died, and the resume sweep hands it out
+    again. Batch 0 of a personal push also carries the SMS/e-mail recipients."""
+
+    dispatch = models.ForeignKey(Dispatch, on_delete=models.CASCADE, related_name="+")
+    number = models.PositiveIntegerField()
+    first_device_id = models.BigIntegerField()
+    last_device_id = models.BigIntegerField()
+    size = models.PositiveIntegerField(default=0)  # devices in the slice when it was planned
+    status = models.CharField(max_length=10, choices=BatchStatus.choices, default=BatchStatus.PENDING)
+    lease_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)  # leases taken (>1: resumed after a crash)
+    resent = models.PositiveIntegerField(default=0)  # in-doubt outcomes sent again after a crash
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dispatch", "number"], name="delivery_batch_once")]
+        indexes = [models.Index(fields=["status", "lease_until"], name="delivery_batch_lease_idx")]
+
+
 class SystemNotice(models.Model):
     """The idempotency record of a system notice: one push per `reference` (e.g. "parking-bill:123:
     reminder-1"), so a retried caller never notifies a citizen twice."""

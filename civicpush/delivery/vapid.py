@@ -107,8 +107,10 @@ def private_key() -> ec.EllipticCurvePrivateKey:
 
 @functools.cache
 def public_key_bytes() -> bytes:
-    return private_key().public_key().public_bytes(
-        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    return (
+        private_key()
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
     )
 
 
@@ -130,9 +132,7 @@ def origin_of(endpoint: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def sign_jwt(
-    key: ec.EllipticCurvePrivateKey, audience: str, sub: str, expires_at: int
-) -> str:
+def sign_jwt(key: ec.EllipticCurvePrivateKey, audience: str, sub: str, expires_at: int) -> str:
     header = b64url(b'{"typ":"JWT","alg":"ES256"}')
     claims = b64url(json.dumps({"aud": audience, "exp": expires_at, "sub": sub}, separators=(",", ":")).encode())
     signing_input = f"{header}.{claims}".encode("ascii")

@@ -69,7 +69,8 @@ def _audience_size(push: Push, frozen_at: datetime.datetime) -> int:
 
 def dispatch_one(dispatch_id: int, *, now: datetime.datetime | None = None) -> str:
     """Freeze one due dispatch. Re-checks invariant 1 (status and complete chain) at this moment;
-    a dispatch that fails it is marked blocked and nothing goes out. Returns the dispatch status."""
+    a dispatch that fails it is marked blocked and nothing goes out. Returns the dispatch status
+    (DISPATCHING once frozen: the delivery fan-out takes it from there)."""
     now = now or timezone.now()
     with transaction.atomic():
         d = Dispatch.objects.select_for_update().filter(pk=dispatch_id).first()
@@ -100,10 +101,10 @@ def dispatch_one(dispatch_id: int, *, now: datetime.datetime | None = None) -> s
             return d.status
         d.frozen_at = now
         d.audience_size = _audience_size(push, now)
-        # The inbox shows it from here on; the delivery fan-out (connected to `dispatch_frozen`)
-        # moves devices. Until that exists, freezing completes the send.
-        d.status = DispatchStatus.SENT
-        d.finished_at = now
+        # The inbox shows it from here on; the delivery fan-out (connected to `dispatch_frozen`, on
+        # commit) moves devices and marks it SENT when done (STOPPED when cancelled mid-send).
+        d.status = DispatchStatus.DISPATCHING
+        d.finished_at = None
         d.save()
         timeline.bump(d.county_id)  # every web process picks the new dispatch up on its next read
         push.audience_size = d.audience_size
@@ -120,7 +121,10 @@ def dispatch_one(dispatch_id: int, *, now: datetime.datetime | None = None) -> s
         )
         push_id = push.pk
         transaction.on_commit(lambda: dispatch_frozen.send(sender=Dispatch, dispatch_id=dispatch_id, push_id=push_id))
-    return DispatchStatus.SENT
+    return DispatchStatus.DISPATCHING
+
+
+FROZEN = (DispatchStatus.DISPATCHING, DispatchStatus.SENT)
 
 
 def dispatch_due(now: datetime.datetime | None = None, *, limit: int = 500) -> list[int]:
@@ -131,7 +135,7 @@ def dispatch_due(now: datetime.datetime | None = None, *, limit: int = 500) -> l
         .order_by("scheduled_for", "id")
         .values_list("pk", flat=True)[:limit]
     )
-    return [d for d in due if dispatch_one(d, now=now) == DispatchStatus.SENT]
+    return [d for d in due if dispatch_one(d, now=now) in FROZEN]
 
 
 def dispatch_push_now(push_id: int, *, now: datetime.datetime | None = None) -> list[int]:
@@ -142,4 +146,4 @@ def dispatch_push_now(push_id: int, *, now: datetime.datetime | None = None) -> 
             "pk", flat=True
         )
     )
-    return [d for d in due if dispatch_one(d, now=now) == DispatchStatus.SENT]
+    return [d for d in due if dispatch_one(d, now=now) in FROZEN]

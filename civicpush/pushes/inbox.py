@@ -165,7 +165,41 @@ class _Citizen:
     reads: set[int]
 
 
-def _load(citizen: Citizen) -> _Citizen:
+def _fetch(citizen: Citizen) -> tuple[Any, ...]:
+    """The citizen's rows (`_CITIZEN_SQL`): one round trip. On PostgreSQL the statement is prepared
+    once per connection (`_execute_prepared`): it is the same text on every request."""
+    county_id = citizen.county_id
+    params = [citizen.pk, county_id, citizen.pk, citizen.pk, county_id, county_id]
+    if PREPARE and connection.vendor == "postgresql" and not connection.queries_logged and not connection.execute_wrappers:
+        return _execute_prepared(params)  # (query logging and execute wrappers see Django's cursor)
+    with connection.cursor() as cursor:
+        cursor.execute(_CITIZEN_SQL, params)
+        return tuple(cursor.fetchall())
+
+
+PREPARE = True  # prepared statement on PostgreSQL (False: plain execution, e.g. behind a pooler)
+
+
+def _execute_prepared(params: list[Any]) -> tuple[Any, ...]:
+    """`_CITIZEN_SQL` as a server-side prepared statement: PostgreSQL parses and plans it once per
+    connection instead of on every page. Django's cursors bind on the client and never prepare, so
+    this uses a psycopg cursor with server-side binding on Django's connection (its transaction
+    state and error handling stay Django's: `wrap_database_errors`, `ensure_connection`)."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw.prepare_threshold is None:  # Django's default: no automatic preparing; explicit only
+        raw.prepare_threshold = _NEVER_AUTOMATIC
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(_CITIZEN_SQL, params, prepare=True)
+        return tuple(cursor.fetchall())
+
+
+_NEVER_AUTOMATIC = 2**31 - 1  # psycopg prepares a query after this many runs: only on request here
+
+
+def _load(citizen: Citizen, rows: tuple[Any, ...]) -> _Citizen:
     county_id = citizen.county_id
     memberships: list[tuple[int, datetime.datetime, datetime.datetime | None]] = []
     personal: list[Entry] = []
@@ -173,27 +207,25 @@ def _load(citizen: Citizen) -> _Citizen:
     version: int | None = None
     cap: int | None = None
     sqlite = connection.vendor == "sqlite"
-    with connection.cursor() as cursor:
-        cursor.execute(_CITIZEN_SQL, [citizen.pk, county_id, citizen.pk, citizen.pk, county_id, county_id])
-        for row in cursor.fetchall():
-            tag = row[0]
-            if tag == "r":
-                reads.add(row[1])
-            elif tag == "m":
-                if sqlite:
-                    memberships.append((row[1], _dt(row[3]), _dt(row[4])))  # type: ignore[arg-type]
-                else:
-                    memberships.append((row[1], row[3], row[4]))
-            elif tag == "p":
-                frozen, valid_from, valid_to = (_dt(v) for v in row[3:6]) if sqlite else row[3:6]
-                personal.append(
-                    Entry(
-                        row[1], frozen, row[2], TargetKind.PERSON, row[6], row[7], bool(row[12]), row[13],  # type: ignore[arg-type]
-                        valid_from, valid_to, row[8], row[9], row[10], row[11], row[14],
-                    )
-                )  # fmt: skip
+    for row in rows:
+        tag = row[0]
+        if tag == "r":
+            reads.add(row[1])
+        elif tag == "m":
+            if sqlite:
+                memberships.append((row[1], _dt(row[3]), _dt(row[4])))  # type: ignore[arg-type]
             else:
-                version, cap = row[1], row[2]
+                memberships.append((row[1], row[3], row[4]))
+        elif tag == "p":
+            frozen, valid_from, valid_to = (_dt(v) for v in row[3:6]) if sqlite else row[3:6]
+            personal.append(
+                Entry(
+                    row[1], frozen, row[2], TargetKind.PERSON, row[6], row[7], bool(row[12]), row[13],  # type: ignore[arg-type]
+                    valid_from, valid_to, row[8], row[9], row[10], row[11], row[14],
+                )
+            )  # fmt: skip
+        else:
+            version, cap = row[1], row[2]
     if version is None:
         version = tl.ensure_version(county_id)
     return _Citizen(
@@ -400,10 +432,70 @@ def inbox_page(
         return [], 0
     now = now or timezone.now()
     limit = max(1, min(limit, 100))
-    data = _load(citizen)
-    reader = _Reader(data, now)
-    rows = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
-    return _entries(data, rows), reader.unread() if with_unread else 0
+    rows = _fetch(citizen)
+    data = _load(citizen, rows)
+    # The answer is a function of the citizen's rows, the county's timeline (its version is one of
+    # the rows), the query and `now`; it changes with `now` alone only at the instants `_Memo`
+    # records. So a page read again with the same rows before then is the same page.
+    memo_key = (citizen.pk, topic, push_type, search, before, limit, with_unread)
+    fingerprint = (citizen.county_id, citizen.created_at, rows)
+    memo = _memos.get(memo_key)
+    if memo is not None and memo.timeline is data.timeline and memo.fingerprint == fingerprint and memo.computed_at <= now < memo.until:
+        page, unread = memo.page, memo.unread
+    else:
+        reader = _Reader(data, now)
+        page = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
+        unread = reader.unread() if with_unread else 0
+        if len(_memos) >= MEMO_MAX:
+            _memos.clear()
+        _memos[memo_key] = _Memo(fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread)
+    return _entries(data, page), unread
+
+
+class _Memo(NamedTuple):
+    fingerprint: tuple[Any, ...]
+    timeline: tl.CountyTimeline
+    computed_at: datetime.datetime
+    until: datetime.datetime  # the first instant at which `now` alone may change the answer
+    page: list[tuple[Entry, bool]]
+    unread: int
+
+
+MEMO_MAX = 10_000  # pages kept per process (the key holds the citizen's rows: a few kB at most each)
+_memos: dict[tuple[Any, ...], _Memo] = {}
+_FOREVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
+def _unchanged_until(data: _Citizen, now: datetime.datetime, with_unread: bool) -> datetime.datetime:
+    """The first instant after `now` at which the time alone may change a page or unread count
+    computed at `now` from `data`: an entry's validity starting or ending (valid_from/valid_to of any
+    entry of the county's timeline or of the citizen's personal notices: `valid_at` and so the daily
+    cap and the pinned list), and an entry leaving the unread window (frozen_at + UNREAD_WINDOW).
+    Conservative: any such instant of any entry the citizen could see, not only the ones on the page."""
+    until = _FOREVER
+    changes = data.timeline.validity_changes
+    i = bisect.bisect_right(changes, now)
+    if i < len(changes):
+        until = changes[i]
+    for e in data.personal:
+        for moment in (e.valid_from, e.valid_to):
+            if moment is not None and now < moment < until:
+                until = moment
+    if with_unread:
+        since = now - UNREAD_WINDOW
+        frozen = data.timeline.all_frozen
+        i = bisect.bisect_left(frozen, since)
+        if i < len(frozen):
+            until = min(until, frozen[i] + UNREAD_WINDOW)
+        for e in data.personal:
+            if e.frozen_at >= since:
+                until = min(until, e.frozen_at + UNREAD_WINDOW)
+    return until
+
+
+def clear_memos() -> None:
+    """Forget the remembered pages (tests)."""
+    _memos.clear()
 
 
 def inbox_for(
@@ -429,7 +521,7 @@ def unread_count(citizen: Citizen, *, now: datetime.datetime | None = None) -> i
     """Entries of the last 30 days (after the daily cap) whose push the citizen has not opened."""
     if not citizen.is_active:
         return 0
-    return _Reader(_load(citizen), now or timezone.now()).unread()
+    return _Reader(_load(citizen, _fetch(citizen)), now or timezone.now()).unread()
 
 
 # --- one push: `is_visible_to`, `promotion_allowed_for` (indexed queries) ---------------------------

@@ -8,7 +8,7 @@ changes nothing), and append an audit entry in the same transaction.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import IO, Any
 
 from django.core.files.base import ContentFile
@@ -53,6 +53,24 @@ from .validation import CONTENT_FIELDS, FieldErrors, clean_push_fields
 
 MAX_IMAGES = 5
 MAX_DAILY_DAYS = 92
+
+# Other domains take part in a push's life without pushes importing them (surveys registers from its
+# AppConfig.ready()). Hooks run inside the service's transaction after its own checks: "submit"
+# gets (push, actor, errors) and adds field errors; "approved" (the final sign-off) and "cancelled"
+# get (push, actor) and may raise a DomainError, which refuses the whole action.
+PushHook = Callable[..., None]
+_HOOKS: dict[str, list[PushHook]] = {"submit": [], "approved": [], "cancelled": []}
+
+
+def register_hook(event: str, hook: PushHook) -> None:
+    """Register `hook` for "submit", "approved" or "cancelled" (once; registering again is a no-op)."""
+    if hook not in _HOOKS[event]:
+        _HOOKS[event].append(hook)
+
+
+def _run_hooks(event: str, *args: Any) -> None:
+    for hook in _HOOKS[event]:
+        hook(*args)
 
 
 def _now(now: datetime.datetime | None) -> datetime.datetime:
@@ -252,6 +270,7 @@ def do_submit(actor: Any, push: Push) -> Push:
         errors.add("target_person", _("Enter the citizen's mobile or ID number."))
     if push.target_kind == TargetKind.EVERYONE and push.unit.kind != UnitKind.BUSINESS:
         errors.add("target_kind", _("Staff units (幕僚單位) may push to groups only, not to everyone."))
+    _run_hooks("submit", push, actor, errors)
     errors.raise_if_any()
     chain = resolve_chain(push.unit, push.target_kind)
     if len(chain) < 2:
@@ -322,6 +341,7 @@ def do_decide(actor: Any, push: Push, decision: str, comment: str = "") -> PushA
         push.status = PushStatus.APPROVED
         push.approved_at = now
         action = "pushes.push.approved"
+        _run_hooks("approved", push, actor)
     elif decision == Decision.RETURNED:
         push.status = PushStatus.RETURNED
         PushApproval.objects.filter(push=push, is_current=True).update(is_current=False)
@@ -519,6 +539,7 @@ def do_cancel(actor: Any, push: Push, reason: str = "", *, now: datetime.datetim
     timeline.bump_if_sent(push)
     SlotBooking.objects.filter(push=push, released_at__isnull=True).update(released_at=now)
     previous = push.status
+    _run_hooks("cancelled", push, actor)
     push.status = PushStatus.CANCELLED
     push.cancelled_at = now
     push.cancelled_by = actor

@@ -168,6 +168,11 @@ class CountyTimeline:
     pinned_everyone: list[Entry]
     pinned_groups: list[tuple[Entry, tuple[int, ...]]]  # (entry, its target group ids)
     built_at: float = 0.0
+    # For remembering computed pages (inbox._unchanged_until): every entry's frozen_at, ascending,
+    # and every valid_from / valid_to of an entry, ascending (the instants at which time alone changes
+    # what an inbox shows).
+    all_frozen: list[datetime.datetime] = field(default_factory=list)
+    validity_changes: list[datetime.datetime] = field(default_factory=list)
 
 
 _lock = threading.Lock()
@@ -257,6 +262,8 @@ def build(county_id: int, version: int) -> CountyTimeline:
         pinned_everyone=[e for e in everyone if e.pinned],
         pinned_groups=pinned_groups,
         built_at=time.time(),
+        all_frozen=[e.frozen_at for e in entries],
+        validity_changes=sorted({m for e in entries for m in (e.valid_from, e.valid_to) if m is not None}),
     )
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpush.audiences.models import Group
+from civicpush.delivery.selectors import FanoutProgress, format_duration, push_fanout_progress
 from civicpush.console.push_forms import SLOT, CancelForm, DecisionForm, ScheduleForm
 from civicpush.org.permissions import has_capability
 from civicpush.org.roles import Capability, Role
@@ -121,6 +122,28 @@ def detail_context(request: HttpRequest, push: Push, **extra: Any) -> dict[str, 
         "now_would_send_at": now_would_send_at(push) if schedulable else None,
         "is_personal": push.target_kind == TargetKind.PERSON,
         "was_sent": push.first_sent_at is not None,
+        **progress_context(push, user),
     }
     ctx.update(extra)
     return ctx
+
+
+PROGRESS_POLL_SECONDS = 2
+
+
+def progress_context(push: Push, user: Any) -> dict[str, Any]:
+    """The delivery progress bar (issue 4): the running fan-out of the push, else the last one. The
+    fragment polls itself (htmx, every PROGRESS_POLL_SECONDS) while the fan-out runs or is about to."""
+    progress: FanoutProgress | None = push_fanout_progress(push)
+    starting = (progress is None or not progress.running) and push.dispatches.filter(
+        status=DispatchStatus.DISPATCHING, fanout__isnull=True
+    ).exists()
+    return {
+        "progress": progress,
+        "progress_starting": starting,
+        "progress_polling": starting or bool(progress and progress.running),
+        "progress_can_cancel": can_cancel(user, push),
+        "progress_eta": format_duration(progress.eta_seconds) if progress else "",
+        "progress_elapsed": format_duration(progress.elapsed_seconds) if progress else "",
+        "progress_poll_seconds": PROGRESS_POLL_SECONDS,
+    }

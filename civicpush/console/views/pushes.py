@@ -27,7 +27,7 @@ from civicpush.pushes.models import EDITABLE_STATUSES, Push, PushImage, PushStat
 from civicpush.pushes.scheduling import TAIPEI
 
 from .common import render_console
-from .push_detail import detail_context
+from .push_detail import detail_context, progress_context
 
 # --- list -----------------------------------------------------------------------------------------
 
@@ -363,4 +363,7 @@ def push_image(request: HttpRequest, push_id: int, image_id: int, variant: str) 
 @staff_required
 def push_detail(request: HttpRequest, push_id: int) -> HttpResponse:
     push = selectors.get_push(request.user, push_id)
+    if request.GET.get("part") == "progress":  # the delivery progress bar, polled by htmx
+        context = progress_context(push, request.user)
+        return render_console(request, "console/pushes/_progress.html", context, section="pushes")
     return render_console(request, "console/pushes/detail.html", detail_context(request, push), section="pushes")

@@ -1,4 +1,4 @@
-/* CivicPush citizen service worker (served from /sw.js so its scope is the whole site).
+{% load i18n %}/* CivicPush citizen service worker (served from /sw.js so its scope is the whole site).
  * Cache-versioned: a new version drops the old caches.
  * - Navigations: network first; when the network fails, the copy kept on this device, else /offline/.
  * - Pages the server marks with "CivicPush-Offline: keep" (the inbox and each message the citizen has
@@ -6,7 +6,9 @@
  *   readable offline. Other pages are kept only when public (no "no-store"/"private").
  *   The copies are personal: signing out (or deleting the account) clears them, by a message from
  *   citizen.js and by the Clear-Site-Data header on the sign-out response.
- * - /static/: cache first. /media/ (push images, checked per citizen): network first, then the copy. */
+ * - /static/: cache first. /media/ (push images, checked per citizen): network first, then the copy.
+ * - Web Push: a push shows its nudge (title, body, icon, image); a tap opens the push in the inbox
+ *   through /m/<id>/opened/, which counts the click. */
 const VERSION = "{{ cache_version }}-2";
 const SHELL_CACHE = "civicpush-shell-" + VERSION;
 const PAGE_CACHE = "civicpush-pages-" + VERSION;
@@ -84,4 +86,63 @@ self.addEventListener("fetch", (event) => {
       }))
     );
   }
+});
+
+/* Web Push (civicpush/delivery): the payload is a nudge, JSON {push_id, title, body, url, icon, image}
+ * — never personal data; the push itself is read in the inbox, signed in. */
+const APP_NAME = "{% translate 'CivicPush' as app_name %}{{ app_name|escapejs }}";
+const DEFAULT_ICON = STATIC_PREFIX + "citizen_web/icons/icon-192.png";
+
+function webUrl(value) {
+  if (!value) return "";
+  try {
+    const url = new URL(value, self.location.origin);
+    return url.protocol === "https:" || url.origin === self.location.origin ? url.href : "";
+  } catch (e) {
+    return "";
+  }
+}
+
+self.addEventListener("push", (event) => {
+  let nudge = {};
+  try {
+    nudge = event.data ? event.data.json() : {};
+  } catch (e) {
+    nudge = { body: event.data ? event.data.text() : "" };
+  }
+  const pushId = parseInt(nudge.push_id, 10) || null;
+  const options = {
+    body: nudge.body || "",
+    icon: webUrl(nudge.icon) || DEFAULT_ICON,
+    lang: "zh-Hant",
+    data: { push_id: pushId, url: nudge.url || "" },
+  };
+  if (pushId) options.tag = "push-" + pushId;  // the same push twice shows once
+  const image = webUrl(nudge.image);
+  if (image) options.image = image;
+  event.waitUntil(self.registration.showNotification(nudge.title || APP_NAME, options));
+});
+
+function openedUrl(data) {
+  const pushId = parseInt(data && data.push_id, 10);
+  if (pushId > 0) return "/m/" + pushId + "/opened/";  // records the click, then shows the push
+  try {
+    const url = new URL(data && data.url, self.location.origin);
+    if (url.origin === self.location.origin) return url.pathname + url.search;
+  } catch (e) { /* fall through */ }
+  return "/";
+}
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const target = openedUrl(event.notification.data);
+  event.waitUntil(
+    self.clients.matchAll({ type: "window", includeUncontrolled: true }).then((windows) => {
+      const mine = windows.find((w) => new URL(w.url).origin === self.location.origin && "navigate" in w);
+      if (!mine) return self.clients.openWindow(target);
+      return mine.focus()
+        .then(() => mine.navigate(target))
+        .catch(() => self.clients.openWindow(target));
+    })
+  );
 });

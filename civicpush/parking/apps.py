@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class ParkingConfig(AppConfig):
+    """Roadside parking fees paid with coins (seed 001): plates, operator bills, holds, auto-deduct."""
+
+    name = "civicpush.parking"
+    label = "parking"
+    verbose_name = _("Parking")
