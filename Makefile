@@ -10,7 +10,7 @@ ARGS ?=
 LOCAL_ENV := .local/env
 WITH_ENV := set -a; [ -f $(LOCAL_ENV) ] && . ./$(LOCAL_ENV); set +a;
 
-.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-deps clean
+.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-deps clean bench-pay bench-quiz
 
 help:
 	@echo "make run     install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -78,7 +78,7 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock --quiet
 
-bench: bench-startup bench-citizens bench-audience bench-inbox bench-ledger
+bench: bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-pay bench-quiz
 
 bench-startup:
 	$(PY) bench/startup.py $(ARGS)
@@ -100,5 +100,13 @@ bench-inbox: venv $(LOCAL_ENV) bench-deps
 bench-ledger: venv $(LOCAL_ENV) bench-deps
 	@$(WITH_ENV) $(PY) bench/ledger.py $(ARGS)
 
+# 2,000 concurrent quiz answers over HTTP for a first-300 reward (PostgreSQL, gunicorn): see bench/quiz.py.
+bench-quiz: venv $(LOCAL_ENV)
+	@$(WITH_ENV) $(PY) bench/quiz.py $(ARGS)
+
 clean:
 	rm -rf var/ staticfiles/
+
+# Store payments/s over HTTP (16 store clients, PostgreSQL, wrk): see bench/pay.py.
+bench-pay: venv $(LOCAL_ENV) bench-deps
+	@$(WITH_ENV) $(PY) bench/pay.py $(ARGS)

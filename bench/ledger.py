@@ -52,6 +52,7 @@ from inbox import start_server, stop_server  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger"
 DEFAULT_PGBENCH_URL = "postgres://postgres@127.0.0.1:5432/civicpush_pgbench"
+POOLS = 32  # reward pools of the bench unit: the API's unit key pays from them into wallets
 
 
 # --- pgbench ----------------------------------------------------------------------------------------
@@ -131,8 +132,28 @@ def build(wallets: int) -> dict[str, Any]:
             ledger.issue(key=f"bench-fund:{wallet.pk}", budget=budget, credit=wallet, amount=1_000_000, period=period,
                          reason="bench funding")  # fmt: skip
         have = list(Account.objects.filter(county=county, kind="wallet").order_by("id").values_list("id", flat=True))
+    pools = []
+    for i in range(POOLS):
+        pool = ledger.reward_pool(county, ref=f"bench-pool:{i}", unit=unit)
+        ledger.issue(key=f"bench-fund-pool:{pool.pk}", budget=budget, credit=pool, amount=10**12, period=period,
+                     reason="bench funding")  # fmt: skip
+        pools.append(pool.pk)
     operator = StaffUser.objects.get(username="county.operator")
-    return {"wallets": have[:wallets], "operator_id": operator.pk, "county_id": county.pk}
+    return {"wallets": have[:wallets], "pools": pools, "operator_id": operator.pk, "county_id": county.pk,
+            "unit_id": unit.pk}  # fmt: skip
+
+
+def api_key(unit_id: int) -> str:
+    """A fresh live API key of the budget's unit (its manager creates it, as in the console)."""
+    from civicpush.org.models import RoleAssignment, Unit
+    from civicpush.org.services import do_create_api_key
+
+    unit = Unit.objects.get(pk=unit_id)
+    manager = RoleAssignment.objects.filter(unit=unit, role="unit_account_manager").select_related("user").first()
+    if manager is None:
+        raise SystemExit("the demo organisation has no account manager for the bench unit")
+    _row, raw = do_create_api_key(actor=manager.user, unit=unit, name=f"bench {secrets.token_hex(3)}", kind="live")
+    return raw
 
 
 def vacuum() -> None:
@@ -233,8 +254,7 @@ WRK_LUA = r"""
 local pairs_list = {}
 for line in io.lines(os.getenv("BENCH_PAIRS")) do pairs_list[#pairs_list + 1] = line end
 local prefix = os.getenv("BENCH_PREFIX")
-local cookie = os.getenv("BENCH_COOKIE")
-local csrf = os.getenv("BENCH_CSRF")
+local auth = os.getenv("BENCH_AUTH")
 local counter = 0
 local threads = {}
 function setup(thread)
@@ -252,7 +272,7 @@ function request()
     '{"key":"%s-%d-%d","debit_account_id":%s,"credit_account_id":%s,"amount":1,"kind":"bench"}',
     prefix, tid, counter, d, c)
   return wrk.format("POST", "/api/v1/coins/transfers",
-    {["Content-Type"] = "application/json", ["Cookie"] = cookie, ["X-CSRFToken"] = csrf}, body)
+    {["Content-Type"] = "application/json", ["Authorization"] = auth}, body)
 end
 function done(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
@@ -261,18 +281,6 @@ function done(summary, latency, requests)
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99), errors, summary.errors.status))
 end
 """
-
-
-def _session_cookie(operator_id: int) -> str:
-    from django.test import Client
-
-    from civicpush.org.models import StaffUser
-
-    client = Client()
-    client.force_login(StaffUser.objects.get(pk=operator_id))
-    from django.conf import settings
-
-    return str(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
 
 def _python_api_worker(args: tuple[str, int, list[str], dict[str, str], float, int, str]) -> tuple[int, int]:
@@ -315,12 +323,10 @@ def _python_api_worker(args: tuple[str, int, list[str], dict[str, str], float, i
 def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds: int, generator: str) -> dict[str, Any]:
     workers, threads = (int(x) for x in config.lower().split("x"))
     rng = random.Random(7)
-    pairs = [",".join(map(str, rng.sample(setup["wallets"], 2))) for _ in range(20_000)]
-    session = _session_cookie(setup["operator_id"])
-    csrf = secrets.token_hex(16)  # 32 characters: an unmasked CSRF secret, valid as cookie and header
-    from django.conf import settings
-
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}"
+    # A unit's system pays rewards: from one of its reward pools into a citizen's wallet.
+    pairs = [f"{rng.choice(setup['pools'])},{rng.choice(setup['wallets'])}" for _ in range(20_000)]
+    auth = f"Bearer {api_key(setup['unit_id'])}"
+    headers = {"Content-Type": "application/json", "Authorization": auth}
     from django.db import connection
 
     connection.close()
@@ -336,8 +342,7 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
             def measure(duration: int) -> dict[str, Any]:
                 prefix = f"api-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
                 if generator == "wrk":
-                    env = {**os.environ, "BENCH_PAIRS": str(pairs_file), "BENCH_PREFIX": prefix, "BENCH_COOKIE": cookie,
-                           "BENCH_CSRF": csrf}  # fmt: skip
+                    env = {**os.environ, "BENCH_PAIRS": str(pairs_file), "BENCH_PREFIX": prefix, "BENCH_AUTH": auth}
                     out = subprocess.run(
                         ["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration}s", "--timeout", "30s", "-s", str(lua), base],
                         env=env, capture_output=True, text=True, check=True,
@@ -355,7 +360,6 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
                 from multiprocessing import Pool
 
                 parsed = urlparse(base)
-                headers = {"Content-Type": "application/json", "Cookie": cookie, "X-CSRFToken": csrf}
                 per = [clients // 2 + (1 if i < clients % 2 else 0) for i in range(2)]
                 started = time.perf_counter()
                 with Pool(2) as pool:
@@ -378,7 +382,7 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
                 return {"rps": round(sum(d for d, _e in parts) / elapsed, 1), "errors": sum(e for _d, e in parts)}
 
             check = _python_api_worker((urlparse(base).hostname, urlparse(base).port, pairs[:1],  # type: ignore[arg-type]
-                                        {"Content-Type": "application/json", "Cookie": cookie, "X-CSRFToken": csrf},
+                                        headers,
                                         0.5, 1, f"probe-{secrets.token_hex(4)}"))  # fmt: skip
             if check[0] == 0:
                 raise SystemExit("the API refused the bench's transfers (expected 201)")

@@ -11,11 +11,14 @@ units, the audit log, staff contact details, or anything county-wide.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja.security import APIKeyCookie, APIKeyHeader, HttpBearer
 from ninja.utils import check_csrf
@@ -24,7 +27,7 @@ from civicpush.core.errors import NotFound, PermissionDenied
 from civicpush.org import permissions
 from civicpush.org.models import ApiKeyKind, StaffUser, Unit, UnitApiKey
 from civicpush.org.roles import Capability
-from civicpush.org.services import authenticate_api_key
+from civicpush.org.services import API_KEY_PREFIX, authenticate_api_key, hash_api_key
 
 from .problems import CsrfFailed, InvalidApiKey
 
@@ -116,8 +119,48 @@ def principal_of(request: HttpRequest) -> ApiPrincipal:
     return principal
 
 
+# Valid keys seen by this process: sha256 of the raw key → (key row with its unit, when checked).
+# System callers send a request per event (ledger transfers, the issue 5 benchmark): a dict lookup
+# instead of a query each time. A revocation or a unit change saved in this process clears the cache
+# at once (signals below); one saved in another process reaches this one within KEY_CACHE_SECONDS.
+KEY_CACHE_SECONDS = 30.0
+_key_cache: dict[str, tuple[UnitApiKey, float]] = {}
+
+
+def forget_cached_keys(**_kwargs: object) -> None:
+    _key_cache.clear()
+
+
+post_save.connect(forget_cached_keys, sender=UnitApiKey, dispatch_uid="api-auth-forget-keys-on-key")
+post_save.connect(forget_cached_keys, sender=Unit, dispatch_uid="api-auth-forget-keys-on-unit")
+post_delete.connect(forget_cached_keys, sender=UnitApiKey, dispatch_uid="api-auth-forget-keys-on-key-delete")
+
+
+def _cached_key(raw: str) -> UnitApiKey | None:
+    if not raw.startswith(API_KEY_PREFIX + "_"):
+        return None
+    digest = hash_api_key(raw)
+    now = time.monotonic()
+    hit = _key_cache.get(digest)
+    if hit is not None and now - hit[1] < KEY_CACHE_SECONDS:
+        key = hit[0]
+        if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:
+            key = authenticate_api_key(raw)  # re-read, and records last use (at most once a minute)
+        else:
+            return key
+    else:
+        key = authenticate_api_key(raw)
+    if key is not None and key.unit.is_active:
+        if len(_key_cache) > 10_000:
+            _key_cache.clear()
+        _key_cache[digest] = (key, now)
+    else:
+        _key_cache.pop(digest, None)
+    return key
+
+
 def _principal_for_raw_key(raw: str) -> ApiPrincipal:
-    key = authenticate_api_key(raw.strip())
+    key = _cached_key(raw.strip())
     if key is None or not key.unit.is_active:
         # A presented but bad key is an error, never a reason to try the session instead.
         raise InvalidApiKey()

@@ -311,6 +311,25 @@ def do_add_members(actor: Any, group: Group, citizen_ids: Iterable[int]) -> int:
 
 
 @transaction.atomic
+def add_members_for_the_platform(group: Group, citizen_ids: Iterable[int], *, reason: str) -> int:
+    """Open memberships the platform itself maintains (e.g. an event's attendees as they check in),
+    dated now, without a staff actor; audited as the system with `reason`. Static groups only."""
+    group = _lock(group)
+    _require_static(group)
+    added, _already = _add_open_rows(group, sorted({int(c) for c in citizen_ids}), timezone.now())
+    _set_count(group)
+    if added:
+        log_action(
+            "audiences.group.members_added",
+            actor="system",
+            obj=group,
+            unit_id=group.unit_id,
+            data={"added": added, "reason": reason},
+        )
+    return added
+
+
+@transaction.atomic
 def do_remove_members(actor: Any, group: Group, citizen_ids: Iterable[int]) -> int:
     """Close the open membership (removed_at = now) of each citizen; returns how many were removed."""
     _require_manage(actor, group)

@@ -33,6 +33,7 @@ from civicpush.pushes.inbox import InboxEntry, inbox_page, is_visible_to, unread
 from civicpush.pushes.models import Push, PushImage, PushType
 from civicpush.pushes.scheduling import TAIPEI
 from civicpush.pushes.selectors import get_push
+from civicpush.pushes.timeline import Entry
 
 from .shell import has_flash_messages, render_shell, slot
 from .templatetags.citizen_inbox import inbox_time
@@ -104,16 +105,16 @@ _FRAGMENTS_PER_ENTRY = 16  # variants kept per entry (language x read x pinned x
 _time_texts: dict[tuple[Any, ...], str] = {}
 
 
-def _time_text(frozen_at: datetime.datetime, today: datetime.date, language: str) -> str:
+def _time_text(entry: Entry, today: datetime.date, language: str) -> str:
     """`inbox_time`: relative today (computed each time), a date before (kept per day and language)."""
-    if timezone.localtime(frozen_at, TAIPEI).date() == today:
-        return inbox_time(frozen_at)
-    key = (frozen_at, today, language)
+    if entry.day == today:  # (the entry's Asia/Taipei day)
+        return inbox_time(entry.frozen_at)
+    key = (entry.frozen_at, today, language)
     text = _time_texts.get(key)
     if text is None:
         if len(_time_texts) > 50_000:
             _time_texts.clear()
-        text = _time_texts[key] = inbox_time(frozen_at)
+        text = _time_texts[key] = inbox_time(entry.frozen_at)
     return text
 
 
@@ -122,7 +123,7 @@ def _item_html(entry: InboxEntry, today: datetime.date, language: str, prefix: s
     dispatch's timeline entry (the same for every citizen) except the read state and the time text,
     which are part of the cache key; the template escapes the text as any template does."""
     e = entry.entry
-    time_text = _time_text(e.frozen_at, today, language)
+    time_text = _time_text(e, today, language)
     key = (language, prefix, not entry.is_read, entry.pinned, time_text)
     html = e.fragments.get(key)
     if html is None:

@@ -117,7 +117,8 @@ def _errors(exc: DomainError) -> JsonResponse:
 
 def _subscription(data: dict[str, Any]) -> tuple[str, str, str]:
     """PushSubscription.toJSON(): {"endpoint", "keys": {"p256dh", "auth"}}."""
-    keys = data.get("keys") if isinstance(data.get("keys"), dict) else {}
+    raw_keys = data.get("keys")
+    keys: dict[str, Any] = raw_keys if isinstance(raw_keys, dict) else {}
     return str(data.get("endpoint") or ""), str(keys.get("p256dh") or ""), str(keys.get("auth") or "")
 
 

@@ -93,7 +93,9 @@ def render_shell(
 _N = len(CSRF_ALLOWED_CHARS)
 _INDEX = {c: i for i, c in enumerate(CSRF_ALLOWED_CHARS)}
 # (secret char, mask char) -> cipher char: Django's `_mask_cipher_secret`, position by position.
-_CIPHER = {(s, m): CSRF_ALLOWED_CHARS[(_INDEX[s] + _INDEX[m]) % _N] for s in CSRF_ALLOWED_CHARS for m in CSRF_ALLOWED_CHARS}
+_CIPHER = {
+    (s, m): CSRF_ALLOWED_CHARS[(_INDEX[s] + _INDEX[m]) % _N] for s in CSRF_ALLOWED_CHARS for m in CSRF_ALLOWED_CHARS
+}
 _UNIFORM = 256 - 256 % _N  # random bytes below this map uniformly onto the alphabet (byte % _N)
 _TO_CHAR = bytes(ord(CSRF_ALLOWED_CHARS[b % _N]) if b < _UNIFORM else 0 for b in range(256))
 _ABOVE = bytes(range(_UNIFORM, 256))
@@ -112,7 +114,7 @@ def masked_csrf_token(request: HttpRequest) -> str:
     while len(mask) < CSRF_SECRET_LENGTH:
         mask += secrets.token_bytes(CSRF_SECRET_LENGTH + 16).translate(_TO_CHAR, _ABOVE).decode("ascii")
     mask = mask[:CSRF_SECRET_LENGTH]
-    return mask + "".join(map(_CIPHER.__getitem__, zip(secret, mask)))
+    return mask + "".join(map(_CIPHER.__getitem__, zip(secret, mask, strict=True)))
 
 
 def _build(

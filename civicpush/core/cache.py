@@ -35,6 +35,25 @@ class SharedClientRedisCacheClient(RedisCacheClient):
                     client = self._clients[index] = self._client(connection_pool=self._get_connection_pool(write))
         return client
 
+    def get(self, key: Any, default: Any) -> Any:
+        """GET on a pooled connection directly: the most frequent operation (cached sessions) without
+        the client's per-command machinery. On any error the connection is dropped and the command
+        goes through the client (its retries and reconnection)."""
+        pool = self._get_connection_pool(False)
+        try:
+            conn = pool.get_connection()
+        except Exception:  # (the client reports it, with its retries)
+            return super().get(key, default)
+        try:
+            conn.send_command("GET", key)
+            value = conn.read_response()
+        except Exception:
+            conn.disconnect()
+            pool.release(conn)
+            return super().get(key, default)
+        pool.release(conn)
+        return default if value is None else self._serializer.loads(value)
+
 
 class SharedClientRedisCache(RedisCache):
     """settings.CACHES BACKEND "civicpush.core.cache.SharedClientRedisCache" (LOCATION, OPTIONS as

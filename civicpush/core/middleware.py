@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.http import HttpRequest, HttpResponse
 
 from . import request_context
@@ -39,6 +39,9 @@ class StaffIdleTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY not in session:
+            return self.get_response(request)  # nobody signed in as staff (citizens): no user to load
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
             now = time.time()

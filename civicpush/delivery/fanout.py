@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import os
 import random
 import secrets
 import time
@@ -273,7 +274,7 @@ class BatchReport:
 
 
 def _lease(batch_id: int, now: datetime.datetime) -> str | None:
-    token = secrets.token_hex(8)
+    token = f"{os.getpid():x}-{secrets.token_hex(6)}"  # the pid shows which worker process held it
     taken = (
         FanoutBatch.objects.filter(pk=batch_id, status=BatchStatus.PENDING)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
@@ -500,7 +501,8 @@ def run_batch(batch_id: int) -> BatchReport:
             .values_list("pk", "device_id", "citizen_id", "channel", "claimed_at")
         )
         report.claimed = len(claimed)
-        report.resent = sum(1 for r in claimed if r[4] < lease_start)
+        # In doubt: claimed by a worker that died, in a chunk it had started sending.
+        report.resent = sum(1 for r in claimed if r[4] < lease_start and r[0] <= batch.sending_upto)
         nudge = nudge_for(push)
         chunk = chunk_size()
         for start in range(0, len(claimed), chunk):
@@ -508,8 +510,12 @@ def run_batch(batch_id: int) -> BatchReport:
                 _stop(dispatch.pk)
                 report.stopped = True
                 break
-            renew()
-            _deliver_chunk([r[:4] for r in claimed[start : start + chunk]], dispatch, push, nudge, renew, report)
+            rows = [r[:4] for r in claimed[start : start + chunk]]
+            if not FanoutBatch.objects.filter(pk=batch_id, lease_token=token, status=BatchStatus.PENDING).update(
+                lease_until=timezone.now() + datetime.timedelta(seconds=lease_seconds()), sending_upto=rows[-1][0]
+            ):
+                raise LeaseLost(batch_id)
+            _deliver_chunk(rows, dispatch, push, nudge, renew, report)
     except LeaseLost:
         log.warning("delivery: batch %s lease lost; another worker resumes it", batch_id)
         return report

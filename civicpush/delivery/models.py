@@ -154,6 +154,9 @@ class FanoutBatch(models.Model):
     lease_token = models.CharField(max_length=32, blank=True)
     lease_until = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)  # leases taken (>1: resumed after a crash)
+    # Before each chunk goes out: the highest outcome id in it. After a crash, CLAIMED outcomes up to
+    # here are in doubt (the push service may have them); those above were never sent.
+    sending_upto = models.BigIntegerField(default=0)
     resent = models.PositiveIntegerField(default=0)  # in-doubt outcomes sent again after a crash
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -103,11 +103,11 @@ def push_fanout_progress(push: Push) -> FanoutProgress | None:
 
 
 def format_duration(seconds: float | None) -> str:
-    """ "1:05:09", "4:07" or "0:12" — a clock-like duration for the progress bar."""
+    """A clock-like duration for the progress bar: 1:05:09, 4:07 or 0:12."""
     if seconds is None:
         return "—"
-    seconds = max(int(round(seconds)), 0)
-    hours, rest = divmod(seconds, 3600)
+    whole = max(round(seconds), 0)
+    hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 

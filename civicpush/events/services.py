@@ -192,13 +192,14 @@ def do_save_event(actor: Any, push: Push, *, group_ids: list[int] | None = None,
     if event.eligibility == Eligibility.GROUPS and not event.groups.exists():
         raise _fail("groups", _("Choose at least one group that may register."))
     if event.attendees_group_id is None:
+        # A static group the platform fills as people check in (added_at = check-in time), so a
+        # questionnaire frozen after the event reaches exactly those who came.
         event.attendees_group = audience_services.do_create_group(
             actor,
             push.unit,
             name=f"{event.title[:40]} 出席者 {event.pk}",
-            kind=GroupKind.DYNAMIC,
+            kind=GroupKind.STATIC,
             description=_("Everyone who checked in at this event: target the satisfaction questionnaire here."),
-            filters={"attended_event": [event.pk]},
         )
         event.save(update_fields=["attendees_group"])
     # The push's contact fields must carry the organiser (seed 000: anything taking registrations).
@@ -464,6 +465,14 @@ def _apply_scan(
             return ScanResult.ALREADY
         registration.checked_in_at = when
         registration.save(update_fields=["checked_in_at"])
+        if event.attendees_group_id is not None:
+            from civicpush.audiences.models import Group
+
+            audience_services.add_members_for_the_platform(
+                Group.objects.get(pk=event.attendees_group_id),
+                [registration.citizen_id],
+                reason=f"checked in at event {event.pk}",
+            )
         return ScanResult.OK
     if registration.checked_in_at is None:
         return ScanResult.NOT_CHECKED_IN
@@ -679,8 +688,38 @@ def do_close_event(actor: Any, event: Event, *, now: datetime.datetime | None = 
         raise Conflict(_("An event can be closed once check-in has opened."), code="not_started")
     paid = award_attendance(event, actor=actor, now=now)
     Event.objects.filter(pk=event.pk, closed_at__isnull=True).update(closed_at=now)
-    log_action("events.event.closed", actor=actor, obj=event, unit_id=event.unit_id, data={"coins_paid": paid})
+    surveys = send_attendee_questionnaires(actor, event, now=now)
+    log_action(
+        "events.event.closed",
+        actor=actor,
+        obj=event,
+        unit_id=event.unit_id,
+        data={"coins_paid": paid, "questionnaires_sent": surveys},
+    )
     return paid
+
+
+def send_attendee_questionnaires(actor: Any, event: Event, *, now: datetime.datetime | None = None) -> list[int]:
+    """Closing an event sends, now, every approved questionnaire push of the unit aimed at the
+    event's attendees' group that is not scheduled yet (signed off as any push; the group is dynamic
+    and frozen at dispatch, so only those who checked in receive it)."""
+    from civicpush.pushes import services as push_services
+    from civicpush.pushes.models import ScheduleKind, TargetKind
+
+    if event.attendees_group_id is None:
+        return []
+    ready = Push.objects.filter(
+        unit_id=event.unit_id,
+        push_type=PushType.QUESTIONNAIRE,
+        status=PushStatus.APPROVED,
+        target_kind=TargetKind.GROUPS,
+        target_group_links__group_id=event.attendees_group_id,
+    ).distinct()
+    sent = []
+    for push in ready:
+        push_services.do_schedule(actor, push, ScheduleKind.NOW, now=now)
+        sent.append(push.pk)
+    return sent
 
 
 def close_ended_events(now: datetime.datetime | None = None) -> int:

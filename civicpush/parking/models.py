@@ -209,9 +209,7 @@ class CreditLine(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(
-                condition=Q(outstanding__lte=F("limit_coins")), name="parking_credit_within_limit"
-            ),
+            models.CheckConstraint(condition=Q(outstanding__lte=F("limit_coins")), name="parking_credit_within_limit"),
         ]
 
 

@@ -80,7 +80,9 @@ def refund_notice(payment: Payment) -> None:
         "parking_refund",
         f"parking-payment:{payment.pk}:refund",
         _("Parking fee refunded"),
-        _("A parking fee was also paid through another channel, so your coins were refunded. Open the app for details."),
+        _(
+            "A parking fee was also paid through another channel, so your coins were refunded. Open the app for details."
+        ),
         reverse("parking_web:history"),
     )
 

@@ -14,10 +14,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -151,7 +152,14 @@ class CreditExhausted(ValidationFailed):
 def open_payment(bill: Bill, citizen: Citizen, *, source: str, channel: str, client_key: str) -> Payment:
     """The payment row and its hold, in one transaction (InsufficientFunds → nothing written).
     An advance also books the coins on the citizen's credit line, under that line's row lock."""
+    # Accounts and the credit line exist before the transaction (their first creation must not
+    # happen under our locks); locks then go credit line (advances), bill, ledger — one order.
+    clearing = ledger.parking_clearing(bill.county_id)
+    debit = advance_pool(bill.county_id) if source == PaymentSource.ADVANCE else ledger.wallet_of(citizen)
+    if source == PaymentSource.ADVANCE:
+        ensure_credit_line(citizen)
     with transaction.atomic():
+        line = credit_line_locked(citizen) if source == PaymentSource.ADVANCE else None
         Bill.objects.select_for_update().filter(pk=bill.pk).first()  # one payment decision per bill at a time
         existing = Payment.objects.filter(citizen=citizen, client_key=client_key).first()
         if existing is not None:
@@ -177,19 +185,15 @@ def open_payment(bill: Bill, citizen: Citizen, *, source: str, channel: str, cli
             amount_twd=bill.amount_twd,
             coins=coins,
         )
-        if source == PaymentSource.ADVANCE:
-            line = credit_line_locked(citizen)
+        if line is not None:
             if line.outstanding + coins > line.limit_coins:
                 raise CreditExhausted(_("The parking credit is used up."))
             CreditLine.objects.filter(pk=line.pk).update(outstanding=F("outstanding") + coins)
             Advance.objects.create(county_id=bill.county_id, citizen=citizen, payment=payment, coins=coins)
-            debit = advance_pool(bill.county_id)
-        else:
-            debit = ledger.wallet_of(citizen)
         held = ledger.hold(
             key=f"parking:payment:{payment.pk}:hold",
             debit=debit,
-            credit=ledger.parking_clearing(bill.county_id),
+            credit=clearing,
             amount=coins,
             kind=KIND_PAYMENT,
             expires_at=timezone.now() + HOLD_TTL,
@@ -201,14 +205,28 @@ def open_payment(bill: Bill, citizen: Citizen, *, source: str, channel: str, cli
     return payment
 
 
-def credit_line_locked(citizen: Citizen) -> CreditLine:
-    """The citizen's credit line, created with the county's bound, locked (FOR UPDATE) until commit."""
+def ensure_credit_line(citizen: Citizen) -> None:
+    """Create the citizen's credit line with the county's bound (its own short transaction)."""
     from .services import settings_for
 
-    CreditLine.objects.get_or_create(
-        citizen=citizen,
-        defaults={"county_id": citizen.county_id, "limit_coins": settings_for(citizen.county_id).credit_limit_coins},
-    )
+    if not CreditLine.objects.filter(pk=citizen.pk).exists():
+        try:
+            with transaction.atomic():
+                CreditLine.objects.get_or_create(
+                    citizen=citizen,
+                    defaults={
+                        "county_id": citizen.county_id,
+                        "limit_coins": settings_for(citizen.county_id).credit_limit_coins,
+                    },
+                )
+        except IntegrityError:
+            pass  # created concurrently
+
+
+def credit_line_locked(citizen: Citizen) -> CreditLine:
+    """The citizen's credit line, locked (FOR UPDATE) until commit: every advance, repayment and
+    cancellation of one citizen takes this lock first."""
+    ensure_credit_line(citizen)
     return CreditLine.objects.select_for_update().get(pk=citizen.pk)
 
 
@@ -235,7 +253,7 @@ def submit(payment: Payment, operator: ParkingOperator | None = None) -> Payment
 def confirm(payment: Payment, receipt: OperatorReceipt) -> Payment:
     """The operator took the payment: post the hold, mark the bill paid, send the receipt notice."""
     with transaction.atomic():
-        p = Payment.objects.select_for_update().select_related("bill", "citizen").get(pk=payment.pk)
+        p = Payment.objects.select_for_update(of=("self",)).select_related("bill", "citizen").get(pk=payment.pk)
         if p.status in (PaymentStatus.CONFIRMED, PaymentStatus.REFUNDED):
             return p
         transfer_id = None
@@ -291,14 +309,14 @@ def _late_charge(p: Payment) -> int | None:
 def fail(payment: Payment, code: str, *, paid_elsewhere: str = "") -> Payment:
     """Nothing was paid: void the hold, undo an advance, remember why."""
     with transaction.atomic():
+        if payment.source == PaymentSource.ADVANCE:
+            credit_line_locked(payment.citizen)  # the lock order of open_payment: credit line first
         p = Payment.objects.select_for_update().get(pk=payment.pk)
         if p.status not in (PaymentStatus.PENDING, PaymentStatus.UNKNOWN):
             return p
         if p.hold_id:
-            try:
+            with contextlib.suppress(HoldNotOpen):  # already expired: the coins are free again either way
                 ledger.void_hold(key=f"parking:payment:{p.pk}:void", hold_id=p.hold_id)
-            except HoldNotOpen:
-                pass  # already expired: the coins are free again either way
         Payment.objects.filter(pk=p.pk).update(status=PaymentStatus.FAILED, failure_code=code[:40])
         if p.source == PaymentSource.ADVANCE:
             _cancel_advance(p)

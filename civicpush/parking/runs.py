@@ -214,7 +214,9 @@ def run_reconciliation(county: County, now: datetime.datetime | None = None, *, 
     by_bill: dict[str, list[Any]] = defaultdict(list)
     for entry in feed:
         by_bill[entry.bill_no].append(entry)
-    bills = {b.bill_no: b for b in Bill.objects.filter(county=county, operator=operator.code, bill_no__in=list(by_bill))}
+    bills = {
+        b.bill_no: b for b in Bill.objects.filter(county=county, operator=operator.code, bill_no__in=list(by_bill))
+    }
     for bill_no, entries in by_bill.items():
         bill = bills.get(bill_no)
         if bill is None:
@@ -254,13 +256,14 @@ def run_reconciliation(county: County, now: datetime.datetime | None = None, *, 
     return summary
 
 
-
 def refund_payment(payment: Payment, flag: ReconciliationFlag, actor: Any = None) -> bool:
     """Refund a confirmed coin payment of a bill that was also paid elsewhere: reverse the ledger
     transfer (coins back to the lots they came from), settle an advance, tell the citizen.
     Returns False (the flag stays open with the reason) when the ledger refuses."""
     with transaction.atomic():
-        p = Payment.objects.select_for_update().select_related("citizen").get(pk=payment.pk)
+        if payment.source == PaymentSource.ADVANCE:
+            credit_line_locked(payment.citizen)  # the lock order of open_payment: credit line first
+        p = Payment.objects.select_for_update(of=("self",)).select_related("citizen").get(pk=payment.pk)
         if p.status == PaymentStatus.REFUNDED:
             return True
         if p.status != PaymentStatus.CONFIRMED or not p.transfer_id:

@@ -100,7 +100,7 @@ class _PushLoader:
         return self.pushes[push_id]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # (not frozen: a frozen dataclass's __init__ costs a setattr call per field)
 class InboxEntry:
     dispatch_id: int
     frozen_at: datetime.datetime
@@ -170,7 +170,12 @@ def _fetch(citizen: Citizen) -> tuple[Any, ...]:
     once per connection (`_execute_prepared`): it is the same text on every request."""
     county_id = citizen.county_id
     params = [citizen.pk, county_id, citizen.pk, citizen.pk, county_id, county_id]
-    if PREPARE and connection.vendor == "postgresql" and not connection.queries_logged and not connection.execute_wrappers:
+    if (
+        PREPARE
+        and connection.vendor == "postgresql"
+        and not connection.queries_logged
+        and not connection.execute_wrappers
+    ):
         return _execute_prepared(params)  # (query logging and execute wrappers see Django's cursor)
     with connection.cursor() as cursor:
         cursor.execute(_CITIZEN_SQL, params)
@@ -192,7 +197,7 @@ def _execute_prepared(params: list[Any]) -> tuple[Any, ...]:
     if raw.prepare_threshold is None:  # Django's default: no automatic preparing; explicit only
         raw.prepare_threshold = _NEVER_AUTOMATIC
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(_CITIZEN_SQL, params, prepare=True)
+        cursor.execute(_CITIZEN_SQL, params, prepare=True, binary=True)
         return tuple(cursor.fetchall())
 
 
@@ -440,7 +445,12 @@ def inbox_page(
     memo_key = (citizen.pk, topic, push_type, search, before, limit, with_unread)
     fingerprint = (citizen.county_id, citizen.created_at, rows)
     memo = _memos.get(memo_key)
-    if memo is not None and memo.timeline is data.timeline and memo.fingerprint == fingerprint and memo.computed_at <= now < memo.until:
+    if (
+        memo is not None
+        and memo.timeline is data.timeline
+        and memo.fingerprint == fingerprint
+        and memo.computed_at <= now < memo.until
+    ):
         page, unread = memo.page, memo.unread
     else:
         reader = _Reader(data, now)
@@ -448,7 +458,9 @@ def inbox_page(
         unread = reader.unread() if with_unread else 0
         if len(_memos) >= MEMO_MAX:
             _memos.clear()
-        _memos[memo_key] = _Memo(fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread)
+        _memos[memo_key] = _Memo(
+            fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread
+        )
     return _entries(data, page), unread
 
 

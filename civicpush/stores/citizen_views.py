@@ -26,7 +26,7 @@ from .models import Offer, PaymentRequest, Store, StoreCategory, Voucher
 
 def _county_id(request: HttpRequest) -> int | None:
     citizen = getattr(request, "citizen", None)
-    if citizen is not None:
+    if citizen:  # a lazy object: falsy when nobody is signed in
         return int(citizen.county_id)
     from django.conf import settings
 

@@ -107,18 +107,9 @@ def _pay(
     """Inside the caller's transaction: the Payment row and its ledger transfer."""
     if citizen.county_id != store.county_id or not citizen.is_active:
         raise NotFound(_("This pay code is not valid. Ask the customer to show a new one."), code="bad_pay_code")
-    with transaction.atomic():  # a concurrent first use of the same key fails here (unique)
-        payment = Payment.objects.create(
-            county_id=store.county_id,
-            store=store,
-            citizen=citizen,
-            amount=amount,
-            channel=channel,
-            client_key=key,
-            offer=offer,
-            staff=staff,
-            created_at=now,
-        )
+    # The ledger first (its key is the second idempotency gate), then our row, which names the
+    # transfer. A concurrent first use of the same attempt fails on the unique (store, client_key)
+    # and the caller's whole transaction rolls back.
     result = ledger.transfer(
         key=f"stores:pay:{store.pk}:{key}",
         debit=ledger.wallet_of(citizen),
@@ -127,10 +118,20 @@ def _pay(
         kind=KIND_PAYMENT,
         memo=store.name[:100],
         actor=staff,
-        metadata={"store": store.pk, "payment": payment.pk, "channel": channel},
+        metadata={"store": store.pk, "channel": channel, "attempt": key},
     )
-    Payment.objects.filter(pk=payment.pk).update(ledger_transfer_id=result.transfer_id)
-    payment.ledger_transfer_id = result.transfer_id
+    payment = Payment.objects.create(
+        county_id=store.county_id,
+        store=store,
+        citizen=citizen,
+        amount=amount,
+        channel=channel,
+        client_key=key,
+        offer=offer,
+        staff=staff,
+        created_at=now,
+        ledger_transfer_id=result.transfer_id,
+    )
     return payment
 
 
@@ -382,6 +383,7 @@ def refund(staff: StaffUser, store: Store, payment_id: int, reason: str) -> Paym
 
 
 def receipt_unit(county_id: int) -> Unit | None:
+    """The unit that signs receipts: the county's StoreSettings, else its first active unit."""
     configured = StoreSettings.objects.filter(county_id=county_id).select_related("receipt_unit").first()
     if configured is not None and configured.receipt_unit is not None:
         return configured.receipt_unit
@@ -396,7 +398,7 @@ def send_receipt(payment: Payment, store: Store, *, refund: bool = False) -> Non
     unit = receipt_unit(store.county_id)
     if unit is None:
         return
-    citizen = Citizen.objects.get(pk=payment.citizen_id)
+    citizen = payment.citizen
     if refund:
         title = _("Coins refunded")
         body = _("%(store)s refunded %(coins)s coins to your wallet.") % {
@@ -414,11 +416,15 @@ def send_receipt(payment: Payment, store: Store, *, refund: bool = False) -> Non
 
 
 def _after_commit_receipt(payment: Payment, store: Store, *, refund: bool = False) -> None:
+    """Queue the receipt once the payment has committed (a worker sends it; with no broker it runs
+    in-process). A failure never undoes the payment; the notice's reference makes a re-send safe."""
+    from .tasks import send_payment_receipt
+
     def send() -> None:
         try:
-            send_receipt(payment, store, refund=refund)
-        except Exception:  # the payment stands; the receipt can be re-sent (idempotent reference)
-            log.exception("payment receipt %s could not be sent", payment.pk)
+            send_payment_receipt.delay(payment.pk, refund)
+        except Exception:
+            log.exception("payment receipt %s could not be queued", payment.pk)
 
     transaction.on_commit(send)
 

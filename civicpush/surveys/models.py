@@ -197,7 +197,9 @@ class Response(models.Model):
                 ),
                 name="surveys_anonymous_response_unlinked",
             ),
-            models.CheckConstraint(condition=Q(anonymous=True) | Q(citizen__isnull=False), name="surveys_named_response"),
+            models.CheckConstraint(
+                condition=Q(anonymous=True) | Q(citizen__isnull=False), name="surveys_named_response"
+            ),
             models.UniqueConstraint(
                 fields=["survey", "citizen", "attempt"],
                 condition=Q(citizen__isnull=False),

@@ -134,9 +134,7 @@ def results(survey: Survey) -> SurveyResults:
             acc[1] += 1 if a["number"] >= 4 else 0
     question_results = [_question_result(q, by_q.get(q.pk, [])) for q in questions]
 
-    responses = list(
-        _first_attempts(survey).values("id", "all_correct", "township_id", "age_band", "gender")
-    )
+    responses = list(_first_attempts(survey).values("id", "all_correct", "township_id", "age_band", "gender"))
     for r in responses:
         r["scale_n"], r["scale_hi"] = scale_per_response.get(r["id"], (0, 0))
     graded = [r for r in responses if r["all_correct"] is not None]
@@ -211,7 +209,7 @@ def _crosstabs(responses: list[dict[str, Any]]) -> dict[str, list[GroupRow]]:
     for key, names, order in (
         ("township_id", townships, list(townships)),
         ("age_band", bands, [b for b in AgeBand.values if b] + [""]),
-        ("gender", genders, list(genders) + [""]),
+        ("gender", genders, [*list(genders), ""]),
     ):
         stats = _rates_by(responses, key)
         rows = []
@@ -354,8 +352,5 @@ def citizen_view(citizen: Citizen, survey: Survey, now: datetime.datetime | None
 def last_response(citizen: Citizen, survey: Survey) -> Response | None:
     """The citizen's latest attempt (None in an anonymous survey: nothing links it to them)."""
     return (
-        Response.objects.filter(survey=survey, citizen=citizen)
-        .prefetch_related("answers")
-        .order_by("-attempt")
-        .first()
+        Response.objects.filter(survey=survey, citizen=citizen).prefetch_related("answers").order_by("-attempt").first()
     )

@@ -293,9 +293,13 @@ def clean_question(data: Mapping[str, Any]) -> QuestionInput:
     if kind == QuestionKind.RATING:
         rating_max = (
             _as_int(
-                data.get("rating_max") or 5, "rating_max", errors, low=3, high=10,
+                data.get("rating_max") or 5,
+                "rating_max",
+                errors,
+                low=3,
+                high=10,
                 message=_("A rating goes up to 3 to 10 stars."),
-            )  # fmt: skip
+            )
             or 5
         )
     errors.raise_if_any()
@@ -420,14 +424,15 @@ def coin_method_text(survey: Survey) -> str:
 def _after_change(actor: Any, survey: Survey) -> None:
     """Keep the reward (sum of the questions' coins) and the push's review-form fields in step."""
     reward = sum(survey.questions.values_list("coins", flat=True))
-    if reward != survey.reward_amount:
-        Survey.objects.filter(pk=survey.pk).update(reward_amount=reward)
-        survey.reward_amount = reward
+    survey.reward_amount, survey.updated_at = reward, timezone.now()
+    Survey.objects.filter(pk=survey.pk).update(reward_amount=reward, updated_at=survey.updated_at)
     push = survey.push
     wanted = {
         "questionnaire_text": questionnaire_text_of(survey),
         # (the review form's own check wants at least 20; below that, submission says why)
-        "coin_amount": survey.reward_amount if survey.gives_coins and survey.reward_amount >= MIN_COINS_PER_PUSH else None,
+        "coin_amount": survey.reward_amount
+        if survey.gives_coins and survey.reward_amount >= MIN_COINS_PER_PUSH
+        else None,
         "coin_method": coin_method_text(survey),
     }
     if any(getattr(push, k) != v for k, v in wanted.items()):
@@ -714,6 +719,22 @@ def questions_of(survey: Survey) -> list[Question]:
     return list(survey.questions.prefetch_related("choices").order_by("order", "id"))
 
 
+# Questions as answering reads them, per process: a questionnaire can no longer change once it is
+# sent (the builder is locked outside draft), and every builder change moves `updated_at`.
+_answering_questions: dict[int, tuple[datetime.datetime, list[Question]]] = {}
+
+
+def _questions_for_answering(survey: Survey) -> list[Question]:
+    cached = _answering_questions.get(survey.pk)
+    if cached is not None and cached[0] == survey.updated_at:
+        return cached[1]
+    questions = questions_of(survey)
+    if len(_answering_questions) > 1_000:
+        _answering_questions.clear()
+    _answering_questions[survey.pk] = (survey.updated_at, questions)
+    return questions
+
+
 def clean_answers(questions: Sequence[Question], raw: Mapping[str, Sequence[str]]) -> list[CleanAnswer]:
     """`raw` maps "q<id>" to the submitted values. Every question's error at once; nothing written."""
     errors = FieldErrors()
@@ -779,7 +800,7 @@ def age_band(birth_year: int | None, year: int) -> str:
 
 
 def answering_state(survey: Survey, now: datetime.datetime | None = None) -> str:
-    """"open", "not_open", "closed" or "not_sent" (the push has not gone out)."""
+    """ "open", "not_open", "closed" or "not_sent" (the push has not gone out)."""
     now = _now(now)
     if survey.closed_at is not None or (survey.closes_at and now >= survey.closes_at):
         return "closed"
@@ -823,8 +844,7 @@ def do_answer(
     if not isinstance(token, str) or not TOKEN_RE.fullmatch(token):
         raise ValidationFailed(_("The form has expired; please open the questionnaire again."), code="bad_token")
     _check_can_answer(citizen, survey, now)
-    questions = questions_of(survey)
-    answers = clean_answers(questions, raw)
+    answers = clean_answers(_questions_for_answering(survey), raw)
     graded = [a for a in answers if a.is_correct is not None]
     passed = all(a.is_correct for a in graded)
     with transaction.atomic():
@@ -905,9 +925,9 @@ def _reward(survey: Survey, citizen: Citizen) -> int | None:
         return None
     try:
         with transaction.atomic():
-            won = Survey.objects.filter(
-                pk=survey.pk, closed_at__isnull=True, rewarded_count__lt=F("quota")
-            ).update(rewarded_count=F("rewarded_count") + 1)
+            won = Survey.objects.filter(pk=survey.pk, closed_at__isnull=True, rewarded_count__lt=F("quota")).update(
+                rewarded_count=F("rewarded_count") + 1
+            )
             if not won:
                 return None
             result = ledger.transfer(
@@ -976,7 +996,8 @@ def do_run_again(actor: Any, survey: Survey) -> Survey:
     push = survey.push
     require(actor, Capability.DRAFT_PUSH, push.unit)
     fields = {f: getattr(push, f) for f in CONTENT_FIELDS}
-    fields["planned_date"] = None
+    today = timezone.localdate()
+    fields["planned_date"] = max(push.planned_date or today, today)
     fields["valid_from"] = fields["valid_to"] = None
     group_ids = list(push.target_group_links.values_list("group_id", flat=True))
     if group_ids:

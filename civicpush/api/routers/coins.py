@@ -1,10 +1,12 @@
 """Coin ledger endpoints: a transfer between two accounts of the caller's county.
 
-Authorisation (decision): moving coins between arbitrary accounts is a county-level power, so only
-staff holding CONFIGURE_COUNTY county-wide (county operator, system administrator) may call it;
-API keys are unit-scoped and are refused. Citizens' and stores' own flows use their surfaces.
-The ledger's transfer row (append-only, hash-chained, with the staff member's username) is the
-audit record of each movement.
+Authorisation (decision): moving coins between arbitrary accounts is a county-level power, so of the
+staff only those holding CONFIGURE_COUNTY county-wide (county operator, system administrator) may
+call it. A unit API key — the way other systems (questionnaires, events, a unit's case system) pay
+rewards — may move its own unit's coins only: the debit account must be a unit budget or reward pool
+of the key's unit or one of its sub-units (the key's scope, as in `api.auth`); the credit account
+may be any account of the county. Test keys move no coins (403). The ledger's transfer row
+(append-only, hash-chained, naming the staff member or `api-key:<prefix>`) is the audit record.
 
 Set CIVICPUSH_LEDGER_BATCHING=1 to route requests through the process's `TransferBatcher`, which
 groups concurrent requests into shared commits (each request still gets its own result).
@@ -14,9 +16,11 @@ from __future__ import annotations
 
 import datetime
 import os
+import time
 from typing import Any
 
 from django.conf import settings
+from django.db.models.signals import post_save
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from ninja import Router, Schema
@@ -24,12 +28,13 @@ from ninja.responses import Response
 from pydantic import Field
 
 from civicpush.coins import ledger
-from civicpush.coins.models import Account
+from civicpush.coins.models import Account, AccountKind
 from civicpush.core.errors import NotFound, PermissionDenied
 from civicpush.org import permissions
+from civicpush.org.models import Unit
 from civicpush.org.roles import Capability
 
-from ..auth import principal_of
+from ..auth import ApiPrincipal, principal_of
 from ..problems import problem_responses
 
 router = Router(tags=["coins"])
@@ -66,6 +71,64 @@ def _batching() -> bool:
     return bool(configured)
 
 
+# Accounts never change county, kind or unit once created: this process remembers the few fields
+# authorisation needs (and the Account row the ledger takes) instead of a query per request.
+ACCOUNT_CACHE_SECONDS = 60.0
+_accounts: dict[int, tuple[Account, str, float]] = {}  # id → (account, its unit's path or "", when read)
+KEY_DEBIT_KINDS = frozenset({AccountKind.UNIT_BUDGET, AccountKind.REWARD_POOL})
+
+
+def _forget_accounts(**_kwargs: object) -> None:
+    _accounts.clear()  # also when ids are reused (a test database rolled back on SQLite)
+
+
+post_save.connect(_forget_accounts, sender=Account, dispatch_uid="api-coins-forget-accounts")
+post_save.connect(_forget_accounts, sender=Unit, dispatch_uid="api-coins-forget-accounts-unit")
+
+
+def _accounts_by_id(ids: list[int]) -> dict[int, tuple[Account, str]]:
+    now = time.monotonic()
+    found: dict[int, tuple[Account, str]] = {}
+    missing = []
+    for pk in ids:
+        hit = _accounts.get(pk)
+        if hit is not None and now - hit[2] < ACCOUNT_CACHE_SECONDS:
+            found[pk] = (hit[0], hit[1])
+        else:
+            missing.append(pk)
+    if missing:
+        if len(_accounts) > 50_000:
+            _accounts.clear()
+        for account in Account.objects.filter(pk__in=missing).select_related("unit"):
+            path = account.unit.path if account.unit is not None else ""
+            _accounts[account.pk] = (account, path, now)
+            found[account.pk] = (account, path)
+    return found
+
+
+def _authorise(principal: ApiPrincipal, payload: TransferIn) -> tuple[Account, Account, Any]:
+    """The debit and credit accounts and the ledger actor, or NotFound / PermissionDenied."""
+    accounts = _accounts_by_id([payload.debit_account_id, payload.credit_account_id])
+    debit, credit = accounts.get(payload.debit_account_id), accounts.get(payload.credit_account_id)
+    key = principal.api_key
+    if key is None:
+        staff = principal.require_staff()
+        if staff.county_id is None or not permissions.has_county_capability(staff, Capability.CONFIGURE_COUNTY):
+            raise PermissionDenied()
+        county_id, actor = staff.county_id, staff
+    else:
+        if principal.is_test:
+            raise PermissionDenied(_("Test keys cannot move coins."))
+        county_id, actor = key.unit.county_id, principal.label
+    if debit is None or credit is None or debit[0].county_id != county_id or credit[0].county_id != county_id:
+        raise NotFound(_("No such coin account."))
+    if key is not None:
+        account, unit_path = debit
+        if account.kind not in KEY_DEBIT_KINDS or not unit_path or not unit_path.startswith(key.unit.path):
+            raise PermissionDenied(_("An API key can only move coins of its own unit's budgets and reward pools."))
+    return debit[0], credit[0], actor
+
+
 @router.post(
     "/coins/transfers",
     response={200: TransferOut, 201: TransferOut, **problem_responses(400, 401, 403, 404, 409)},
@@ -74,25 +137,19 @@ def _batching() -> bool:
 def create_transfer(request: HttpRequest, payload: TransferIn) -> HttpResponse | Response:
     """201 with the new transfer; 200 (header `Idempotency-Replayed: true`) for a retry of a key
     already used with the same body; 409 when the key was used with a different body; 400 when the
-    debit account has too few coins."""
-    principal = principal_of(request)
-    staff = principal.require_staff()
-    if staff.county_id is None or not permissions.has_county_capability(staff, Capability.CONFIGURE_COUNTY):
-        raise PermissionDenied()
-    accounts = Account.objects.in_bulk([payload.debit_account_id, payload.credit_account_id])
-    debit, credit = accounts.get(payload.debit_account_id), accounts.get(payload.credit_account_id)
-    if debit is None or credit is None or debit.county_id != staff.county_id or credit.county_id != staff.county_id:
-        raise NotFound(_("No such coin account."))
+    debit account has too few coins. Staff with county-wide configuration rights may move any
+    account's coins; a unit API key only its own unit's budgets and reward pools."""
+    debit, credit, actor = _authorise(principal_of(request), payload)
     req = ledger.TransferRequest(
         key=payload.key, debit=debit, credit=credit, amount=payload.amount, kind=payload.kind,
-        memo=payload.memo, actor=staff, metadata=payload.metadata,
+        memo=payload.memo, actor=actor, metadata=payload.metadata,
     )  # fmt: skip
     if _batching():
         result = ledger.batcher().transfer(req)
     else:
         result = ledger.transfer(
             key=req.key, debit=debit, credit=credit, amount=req.amount, kind=req.kind, memo=req.memo,
-            actor=staff, metadata=req.metadata,
+            actor=actor, metadata=req.metadata,
         )  # fmt: skip
     response = Response(TransferOut(**result.__dict__).model_dump(mode="json"), status=200 if result.replayed else 201)
     if result.replayed:

@@ -70,7 +70,9 @@ router = Router(tags=["citizen devices"], auth=CitizenSession(csrf=True))
 
 class DeviceIn(Schema):
     kind: Literal["fcm", "apns"] = Field(..., description="`fcm` (Android) or `apns` (iPhone).")
-    token: str = Field(..., min_length=1, max_length=4096, description="The FCM registration token or APNs device token (hex).")
+    token: str = Field(
+        ..., min_length=1, max_length=4096, description="The FCM registration token or APNs device token (hex)."
+    )
     label: str = Field("", max_length=120, description="A name the citizen recognises, e.g. the phone model.")
 
 

@@ -94,11 +94,19 @@ def test_tags_filter_counts_a_citizen_with_two_of_the_tags_once() -> None:
     assert estimate_filters({"tags": ["義消", "婦宣", "鳳志"]}) == 2
 
 
-def test_has_app_means_the_citizen_has_used_the_app_for_now() -> None:
-    user = make_citizen(last_seen_at=MID_2026)
-    never = make_citizen(last_seen_at=None)
-    assert matching({"has_app": True}) == {user.pk}
-    assert matching({"has_app": False}) == {never.pk}
+def test_has_app_means_the_citizen_has_an_active_device() -> None:
+    # The delivery app replaces the stand-in ("has used the app") with "has an active device".
+    from civicpush.delivery.models import Device
+
+    with_device = make_citizen(last_seen_at=MID_2026)
+    used_app_without_device = make_citizen(last_seen_at=MID_2026)
+    device_removed = make_citizen(last_seen_at=MID_2026)
+    for owner, removed in ((with_device, None), (device_removed, MID_2026)):
+        Device.objects.create(
+            citizen=owner, kind="fcm", address=f"token-{owner.pk}", address_hash=f"{owner.pk:064d}", removed_at=removed
+        )
+    assert matching({"has_app": True}) == {with_device.pk}
+    assert matching({"has_app": False}) == {used_app_without_device.pk, device_removed.pk}
 
 
 def test_only_active_citizens_with_a_profile_match() -> None:
@@ -184,7 +192,7 @@ def test_another_app_can_register_a_filter(monkeypatch: pytest.MonkeyPatch) -> N
     def apply_fn(qs: Any, value: bool) -> Any:
         return qs.filter(citizen_id=odd.pk) if value else qs
 
-    register_filter("attended_event", apply_fn, segments.validate_bool("attended_event"))
-    assert matching({"attended_event": True}) == {odd.pk}
+    register_filter("example_filter", apply_fn, segments.validate_bool("example_filter"))
+    assert matching({"example_filter": True}) == {odd.pk}
     with pytest.raises(ValueError, match="already registered"):
-        register_filter("attended_event", apply_fn, segments.validate_bool("attended_event"))
+        register_filter("example_filter", apply_fn, segments.validate_bool("example_filter"))

@@ -10,7 +10,17 @@ from django.db import migrations, models
 LIKE_INDEXES = ("coins_ledgerkey", "key"), ("coins_transfer", "key")
 
 
+# SQLite rebuilds a table to change its indexes, dropping its triggers: restore 0002's append-only ones.
+SQLITE_APPEND_ONLY = ("coins_transfer", "coins_ledgerkey", "coins_transferleg", "coins_holdleg")
+
+
 def tune_postgresql(apps, schema_editor):  # type: ignore[no-untyped-def]
+    if schema_editor.connection.vendor == "sqlite":
+        for table in SQLITE_APPEND_ONLY:
+            schema_editor.execute(
+                f"CREATE TRIGGER IF NOT EXISTS {table}_append_only BEFORE UPDATE ON {table} "
+                f"BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END;"
+            )
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from civicpush.audiences.models import Group
-from civicpush.delivery.selectors import FanoutProgress, format_duration, push_fanout_progress
 from civicpush.console.push_forms import SLOT, CancelForm, DecisionForm, ScheduleForm
+from civicpush.delivery.selectors import FanoutProgress, format_duration, push_fanout_progress
 from civicpush.org.permissions import has_capability
 from civicpush.org.roles import Capability, Role
 from civicpush.pushes import selectors
@@ -146,4 +146,8 @@ def progress_context(push: Push, user: Any) -> dict[str, Any]:
         "progress_eta": format_duration(progress.eta_seconds) if progress else "",
         "progress_elapsed": format_duration(progress.elapsed_seconds) if progress else "",
         "progress_poll_seconds": PROGRESS_POLL_SECONDS,
+        # Grouped by thousands in every language (zh-Hant's number format has no grouping).
+        "progress_numbers": {name: f"{getattr(progress, name):,}" for name in ("sent", "failed", "remaining", "total")}
+        if progress
+        else {},
     }

@@ -78,7 +78,7 @@ class FakeApns:
         self.state = FakeApnsState(team_id, topic, public_keys, retry_after)
         self._port = port
         self._loop = asyncio.new_event_loop()
-        self._server: asyncio.AbstractServer | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -272,7 +272,7 @@ def main() -> None:  # pragma: no cover - a development aid
     parser.add_argument("--topic", default="tw.gov.civicpush.test")
     args = parser.parse_args()
     fake = FakeApns(team_id=args.team, topic=args.topic, port=args.port).start()
-    print(f"fake APNs on {fake.url} (HTTP/2 prior knowledge); Ctrl-C stops it", flush=True)  # noqa: T201
+    print(f"fake APNs on {fake.url} (HTTP/2 prior knowledge); Ctrl-C stops it", flush=True)
     try:
         while True:
             time.sleep(3600)

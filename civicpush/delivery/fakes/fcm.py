@@ -218,7 +218,7 @@ def main() -> None:  # pragma: no cover - a development aid
     parser.add_argument("--project", default="civicpush-test")
     args = parser.parse_args()
     fake = FakeFcm(project_id=args.project, port=args.port)
-    print(f"fake FCM on {fake.url} (token URI {fake.token_uri}); Ctrl-C stops it", flush=True)  # noqa: T201
+    print(f"fake FCM on {fake.url} (token URI {fake.token_uri}); Ctrl-C stops it", flush=True)
     try:
         fake._server.serve_forever()
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ RETRY; a 5xx reply (no such mailbox, refused) → FAILED. There is no "device" t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import smtplib
 from collections.abc import Callable, Sequence
@@ -144,10 +145,8 @@ class EmailAdapter:
                                 results[j] = SendResult(Verdict.RETRY, error="SMTP server unreachable")
                         return
         finally:
-            try:
+            with contextlib.suppress(Exception):  # closing a broken connection
                 conn.close()
-            except Exception:  # noqa: S110 - closing a broken connection
-                pass
 
     @staticmethod
     def _send_one(conn: Any, message: EmailMessage) -> SendResult:

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 DEFAULT_BASE_URL = "https://fcm.googleapis.com"
-DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"
+DEFAULT_TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (a URL, not a secret)
 JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 ASSERTION_LIFETIME = 3600
 TOKEN_REFRESH_MARGIN = 300  # seconds before expiry when a cached access token is renewed

@@ -121,3 +121,30 @@ def worker_env(**extra: str) -> dict[str, str]:
     env["DJANGO_SETTINGS_MODULE"] = "civicpush.config.settings_test"
     env.update(extra)
     return env
+
+
+def bulk_subscribers(county: Any, origin: str, count: int, start: int = 0) -> list[Device]:
+    """`count` citizens with one Web Push device each (subscriber indexes start…start+count-1)."""
+    import uuid
+
+    citizens = Citizen.objects.bulk_create(
+        [
+            Citizen(county=county, phone_e164=f"+8869{70_000_000 + start + i:08d}", pseudonym=uuid.uuid4())
+            for i in range(count)
+        ]
+    )
+    devices = []
+    for i, citizen in enumerate(citizens):
+        address = f"{origin}/s/{start + i}"
+        p256dh, auth = subscriber_fields(start + i)
+        devices.append(
+            Device(
+                citizen=citizen,
+                kind=DeviceKind.WEB_PUSH,
+                address=address,
+                address_hash=hashlib.sha256(f"webpush:{address}".encode()).hexdigest(),
+                p256dh=p256dh,
+                auth=auth,
+            )
+        )
+    return Device.objects.bulk_create(devices)

@@ -177,3 +177,36 @@ def test_calendar_file_and_pages_render(org, approve_all) -> None:
     assert sheet.cell(row=3, column=8).value == "素"
     outsider = _staff_client(org, "rescue.drafter")
     assert outsider.get(reverse("console:event_detail", args=[event.pk])).status_code == 404
+
+
+def test_closing_sends_the_questionnaire_to_attendees_only(org, approve_all) -> None:
+    from civicpush.pushes import dispatching
+    from civicpush.pushes import services as push_services
+    from civicpush.pushes.inbox import inbox_for
+    from civicpush.pushes.models import Dispatch, PushType, TargetKind
+    from civicpush.pushes.tests.conftest import draft_fields
+
+    came, missed = make_citizen(org.county), make_citizen(org.county)
+    event = sent_event(org, approve_all, starts_in=datetime.timedelta(minutes=30))
+    staff = org.user("prevention.drafter")
+    reg = services.do_register(came, event)
+    services.do_register(missed, event)
+    survey = push_services.do_create_draft(
+        staff,
+        org.unit("prevention"),
+        **draft_fields(
+            push_type=PushType.QUESTIONNAIRE,
+            title="[滿意度]體驗營問卷",
+            target_kind=TargetKind.GROUPS,
+            target_group_ids=[event.attendees_group_id],
+        ),
+    )
+    push_services.do_submit(staff, survey)
+    approve_all(survey)
+    services.do_scan(staff, event, services.ticket_code(reg), "in", "nonce-survey-001")
+    services.do_close_event(staff, event)
+    dispatching.dispatch_due()
+    dispatch = Dispatch.objects.get(push=survey)
+    assert dispatch.frozen_at is not None and dispatch.audience_size == 1, (dispatch.status, dispatch.note)
+    assert survey.pk in [e.push_id for e in inbox_for(came)]
+    assert survey.pk not in [e.push_id for e in inbox_for(missed)]

@@ -119,11 +119,15 @@ class HttpOperator(ParkingOperator):
         return _bill(self._request("GET", f"/bills/{bill_no}"))
 
     def verify_bill_code(self, plate: str, vehicle_kind: str, bill_no: str) -> bool:
-        body = self._request("POST", "/verifications", json={"plate": plate, "vehicle": vehicle_kind, "bill_no": bill_no})
+        body = self._request(
+            "POST", "/verifications", json={"plate": plate, "vehicle": vehicle_kind, "bill_no": bill_no}
+        )
         return bool(body.get("match"))
 
     def owner_mobile_matches(self, plate: str, vehicle_kind: str, mobile_e164: str) -> bool:
-        body = self._request("POST", "/verifications", json={"plate": plate, "vehicle": vehicle_kind, "mobile": mobile_e164})
+        body = self._request(
+            "POST", "/verifications", json={"plate": plate, "vehicle": vehicle_kind, "mobile": mobile_e164}
+        )
         return bool(body.get("match"))
 
     def pay(self, bill_no: str, amount_twd: int, payment_ref: str) -> OperatorReceipt:

@@ -218,7 +218,9 @@ def issue_bill(
     )
 
 
-def pay_at_store(bill_no: str, *, reported_after: datetime.timedelta | None = None, channel: str = "7-ELEVEN") -> SimPayment:
+def pay_at_store(
+    bill_no: str, *, reported_after: datetime.timedelta | None = None, channel: str = "7-ELEVEN"
+) -> SimPayment:
     """A payment at a convenience store; the store reports it to the operator `reported_after` later."""
     bill = SimBill.objects.get(bill_no=bill_no)
     now = timezone.now()

@@ -21,7 +21,7 @@ from civicpush.parking.models import (
     PaymentStatus,
 )
 
-from .world import bind, bill_for, make_citizen, wallet
+from .world import bill_for, bind, make_citizen, wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -115,7 +115,7 @@ def test_an_empty_advance_pool_advances_nothing(world) -> None:
 
 
 def test_overdue_bills_are_never_auto_paid_and_the_window_postpones_the_run(world) -> None:
-    citizen, binding = enrolled(world, 1000)
+    _citizen, binding = enrolled(world, 1000)
     bill = bill_for(binding, 30)
     from civicpush.parking.models import Bill
 

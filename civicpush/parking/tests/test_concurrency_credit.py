@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, connections
 
 from civicpush.coins import ledger
-from civicpush.parking import payments, runs, services
+from civicpush.parking import notices, payments, runs, services
 from civicpush.parking.models import (
     Advance,
     AdvanceStatus,
@@ -23,15 +23,17 @@ from civicpush.parking.models import (
     SimPayment,
 )
 
-from .world import bind, bill_for, make_citizen
+from .world import bill_for, bind, make_citizen
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-def pg(transactional_db: Any) -> None:
+def pg(transactional_db: Any, monkeypatch: Any) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("concurrency is proven on PostgreSQL (set DATABASE_URL); SQLite serialises all writers")
+    # Notices are not under test here (their delivery runs in-process on commit in tests).
+    monkeypatch.setattr(notices, "_send", lambda *args, **kwargs: None)
 
 
 def _race(jobs: list[Any]) -> list[Any]:
@@ -101,7 +103,8 @@ def test_two_daily_runs_at_once_pay_each_bill_once(pg: None, world: Any) -> None
             owed = sum(a.owed for a in Advance.objects.filter(citizen=citizen, status=AdvanceStatus.OPEN))
             assert line.outstanding == owed
     live = Counter(
-        Payment.objects.filter(status__in=[PaymentStatus.CONFIRMED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN])
-        .values_list("bill_id", flat=True)
+        Payment.objects.filter(
+            status__in=[PaymentStatus.CONFIRMED, PaymentStatus.PENDING, PaymentStatus.UNKNOWN]
+        ).values_list("bill_id", flat=True)
     )
     assert max(live.values()) == 1

@@ -13,16 +13,15 @@ from civicpush.coins.models import Hold, HoldStatus, Transfer
 from civicpush.core.errors import Conflict, ValidationFailed
 from civicpush.delivery.models import SystemNotice
 from civicpush.parking import payments
-from civicpush.parking.models import Bill, BillStatus, Payment, PaymentChannel, PaymentSource, PaymentStatus
+from civicpush.parking.models import Bill, BillStatus, Payment, PaymentChannel, PaymentSource, PaymentStatus, SimPayment
 from civicpush.parking.operators import simulator
 from civicpush.parking.operators.base import (
     BillAlreadyPaid,
     OperatorMaintenance,
     OperatorUnavailable,
 )
-from civicpush.parking.models import SimPayment
 
-from .world import PIN, available, bind, bill_for, make_citizen, wallet
+from .world import PIN, available, bill_for, bind, make_citizen, wallet
 
 pytestmark = pytest.mark.django_db
 

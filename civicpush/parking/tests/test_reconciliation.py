@@ -23,7 +23,7 @@ from civicpush.parking.models import (
 )
 from civicpush.parking.operators import simulator
 
-from .world import PIN, bind, bill_for, make_citizen, wallet
+from .world import PIN, bill_for, bind, make_citizen, wallet
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,9 @@ def test_a_bill_paid_at_a_store_and_with_coins_is_refunded_once(world) -> None:
         summary = runs.run_reconciliation(world.county)
     assert summary["double_paid"] == 1 and summary["refunded"] == 1
     flag = ReconciliationFlag.objects.get()
-    assert flag.kind == FlagKind.DOUBLE_PAYMENT and flag.status == FlagStatus.REFUNDED and flag.other_channel == "7-ELEVEN"
+    assert (
+        flag.kind == FlagKind.DOUBLE_PAYMENT and flag.status == FlagStatus.REFUNDED and flag.other_channel == "7-ELEVEN"
+    )
     payment.refresh_from_db()
     assert payment.status == PaymentStatus.REFUNDED
     refund = Transfer.objects.get(pk=payment.refund_transfer_id)

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -143,7 +144,22 @@ def plate_verify(request: HttpRequest, binding_id: int) -> HttpResponse:
                 messages.success(request, _("Plate %(plate)s is now bound to you.") % {"plate": binding.plate})
                 _fetch_quietly(request, binding)
                 return redirect("parking_web:home")
-    return render(request, "parking/citizen/plate_verify.html", _ctx(form=form, binding=binding), status=status)
+    return render(
+        request,
+        "parking/citizen/plate_verify.html",
+        _ctx(form=form, binding=binding, demo_bills=_demo_bill_numbers(binding)),
+        status=status,
+    )
+
+
+def _demo_bill_numbers(binding: Any) -> list[str]:
+    """In demo mode with the simulator: the slip numbers a demo user could read off the windscreen."""
+    if not (settings.DEMO_MODE and getattr(settings, "PARKING_OPERATOR", "") == "simulator"):
+        return []
+    from ..models import SimBill
+
+    rows = SimBill.objects.filter(plate=binding.plate, vehicle_kind=binding.vehicle_kind).order_by("-issued_at")
+    return list(rows.values_list("bill_no", flat=True)[:3])
 
 
 def _fetch_quietly(request: HttpRequest, binding: Any) -> None:
@@ -229,8 +245,9 @@ def bill_pay(request: HttpRequest, bill_id: int) -> HttpResponse:
         apply_domain_error(form, exc)
         if not form.errors:
             form.add_error(None, _message_of(exc))
-        form.data = form.data.copy()
-        form.data["form_key"] = secrets.token_urlsafe(18)  # a refused payment may be tried again
+        data = request.POST.copy()
+        data["form_key"] = secrets.token_urlsafe(18)  # a refused payment may be tried again
+        form.data = data
         return _bill_page(request, bill_id, form, status=exc.status)
     if payment.status == PaymentStatus.CONFIRMED:
         messages.success(request, _("Paid. %(coins)s coins were used.") % {"coins": f"{payment.coins:,}"})
@@ -267,7 +284,9 @@ def auto_deduct(request: HttpRequest) -> HttpResponse:
                 services.do_stop_auto_deduct(citizen)
                 messages.success(request, _("Auto-deduct is off."))
             elif action in ("plate_on", "plate_off"):
-                services.do_set_plate_auto_deduct(citizen, int(request.POST.get("binding", "0") or 0), action == "plate_on")
+                services.do_set_plate_auto_deduct(
+                    citizen, int(request.POST.get("binding", "0") or 0), action == "plate_on"
+                )
                 messages.success(request, _("Saved."))
             return redirect("parking_web:auto")
         except (ValueError, NotFound):

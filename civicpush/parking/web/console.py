@@ -200,27 +200,83 @@ def _local(dt: Any) -> str:
 
 def _table(table: str, counties: list[int]) -> tuple[list[str], Iterator[list[Any]]]:
     if table == "bills":
-        head = [_("Bill number"), _("Plate"), _("Vehicle"), _("Issued"), _("Due"), _("Amount (NT$)"), _("Status"),
-                _("Paid through"), _("Paid at")]  # fmt: skip
+        head = [
+            _("Bill number"),
+            _("Plate"),
+            _("Vehicle"),
+            _("Issued"),
+            _("Due"),
+            _("Amount (NT$)"),
+            _("Status"),
+            _("Paid through"),
+            _("Paid at"),
+        ]
         rows = (
-            [b.bill_no, masked_plate(b.plate), b.get_vehicle_kind_display(), _local(b.issued_at),
-             b.due_date.isoformat(), b.amount_twd, b.get_status_display(), b.paid_channel, _local(b.paid_at)]  # fmt: skip
+            [
+                b.bill_no,
+                masked_plate(b.plate),
+                b.get_vehicle_kind_display(),
+                _local(b.issued_at),
+                b.due_date.isoformat(),
+                b.amount_twd,
+                b.get_status_display(),
+                b.paid_channel,
+                _local(b.paid_at),
+            ]
             for b in selectors.console_bills(counties).iterator(chunk_size=2000)
         )
     elif table == "payments":
-        head = [_("Payment"), _("Bill number"), _("Source"), _("Channel"), _("Coins"), _("Amount (NT$)"),
-                _("Status"), _("Operator receipt"), _("Failure"), _("Created"), _("Confirmed")]  # fmt: skip
+        head = [
+            _("Payment"),
+            _("Bill number"),
+            _("Source"),
+            _("Channel"),
+            _("Coins"),
+            _("Amount (NT$)"),
+            _("Status"),
+            _("Operator receipt"),
+            _("Failure"),
+            _("Created"),
+            _("Confirmed"),
+        ]
         rows = (
-            [p.reference, p.bill.bill_no, p.get_source_display(), p.get_channel_display(), p.coins, p.amount_twd,
-             p.get_status_display(), p.operator_receipt, p.failure_code, _local(p.created_at), _local(p.confirmed_at)]  # fmt: skip
+            [
+                p.reference,
+                p.bill.bill_no,
+                p.get_source_display(),
+                p.get_channel_display(),
+                p.coins,
+                p.amount_twd,
+                p.get_status_display(),
+                p.operator_receipt,
+                p.failure_code,
+                _local(p.created_at),
+                _local(p.confirmed_at),
+            ]
             for p in selectors.console_payments(counties).iterator(chunk_size=2000)
         )
     elif table == "flags":
-        head = [_("Found"), _("Kind"), _("Status"), _("Bill number"), _("Payment"), _("Other channel"), _("Detail"),
-                _("Note")]  # fmt: skip
+        head = [
+            _("Found"),
+            _("Kind"),
+            _("Status"),
+            _("Bill number"),
+            _("Payment"),
+            _("Other channel"),
+            _("Detail"),
+            _("Note"),
+        ]
         rows = (
-            [_local(f.created_at), f.get_kind_display(), f.get_status_display(), f.bill.bill_no,
-             f.payment.reference if f.payment else "", f.other_channel, f.detail, f.note]  # fmt: skip
+            [
+                _local(f.created_at),
+                f.get_kind_display(),
+                f.get_status_display(),
+                f.bill.bill_no,
+                f.payment.reference if f.payment else "",
+                f.other_channel,
+                f.detail,
+                f.note,
+            ]
             for f in selectors.console_flags(counties).iterator(chunk_size=2000)
         )
     else:

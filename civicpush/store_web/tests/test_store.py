@@ -35,13 +35,22 @@ def test_a_citizen_session_does_not_open_the_store(client, org):
     assert client.get("/store/")["Location"].startswith("/store/login/")
 
 
-def test_staff_sign_in_shows_the_store_home_with_the_coming_payment_card(client, org):
-    response = _sign_in(client, "prevention.drafter")
+def test_store_staff_sign_in_shows_the_store_home(client, org):
+    from civicpush.stores.tests.helpers import make_shop
+
+    shop = make_shop(org, name="池上便當")
+    response = _sign_in(client, shop.cashier.username)
     assert response.status_code == 302 and response["Location"] == "/store/"
     body = client.get("/store/").content.decode()
-    assert "收款" in body and "即將推出" in body and "登出" in body
+    assert "池上便當" in body and "收取金幣" in body and "登出" in body
     entry = AuditEntry.objects.get(action="org.staff.signed_in")
-    assert entry.data == {"surface": "store"} and entry.actor == org.user("prevention.drafter")
+    assert entry.data == {"surface": "store"} and entry.actor == shop.cashier
+
+
+def test_county_staff_without_a_store_get_no_store_app(client, org):
+    _sign_in(client, "prevention.drafter")
+    response = client.get("/store/")
+    assert response.status_code == 403 and "此帳號不屬於任何商店" in response.content.decode()
 
 
 def test_store_sign_in_is_locked_after_five_wrong_passwords(client, org):
@@ -58,7 +67,7 @@ def test_store_sign_in_is_locked_after_five_wrong_passwords(client, org):
 def test_store_session_ends_after_idle_time(client, org):
     with time_machine.travel(START, tick=False) as traveller:
         _sign_in(client, "prevention.drafter")
-        assert client.get("/store/").status_code == 200
+        assert client.get("/store/").status_code == 403  # signed in, but not store staff
         traveller.shift(datetime.timedelta(minutes=31))
         response = client.get("/store/")
         assert response["Location"].startswith("/store/login/")

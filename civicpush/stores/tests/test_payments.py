@@ -76,8 +76,10 @@ def test_a_store_charges_a_pay_code_once_and_a_retry_is_a_replay(org, django_cap
     shop = make_shop(org)
     citizen = funded_citizen(shop, 1000)
     code = issue_pay_code(citizen)
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         first = pay.charge_pay_code(shop.cashier, shop.store, code.token, "150", "attempt-0001")
+    assert len(callbacks) == 1  # the receipt goes out after the payment commits
+    pay.send_receipt(first.payment, shop.store)
     assert not first.replayed and first.payment.amount == 150
     # The phone lost the answer and sends the same attempt again: no second charge.
     again = pay.charge_pay_code(shop.cashier, shop.store, code.token, "150", "attempt-0001")

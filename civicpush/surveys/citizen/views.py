@@ -63,9 +63,14 @@ def _form_context(
 @require_http_methods(["GET", "POST"])
 def answer(request: HttpRequest, push_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    survey = _survey(citizen, push_id)
     result_url = reverse("citizen_web:survey_result", args=[push_id])
     if request.method == "POST":
+        # The service checks that the push reached the citizen (NotFound → 404): not twice here.
+        survey = (
+            Survey.objects.select_related("push", "unit").filter(push_id=push_id, county_id=citizen.county_id).first()
+        )
+        if survey is None:
+            raise Http404
         raw = {key: request.POST.getlist(key) for key in request.POST if key.startswith("q")}
         try:
             services.do_answer(citizen, survey, raw, request.POST.get("token", ""))
@@ -83,6 +88,7 @@ def answer(request: HttpRequest, push_id: int) -> HttpResponse:
                 request, "surveys/citizen/answer.html", _form_context(survey, view, error=exc.message), status=409
             )
         return HttpResponseRedirect(result_url, status=303)
+    survey = _survey(citizen, push_id)
     view = selectors.citizen_view(citizen, survey)
     if view.participation is not None and view.participation.completed:
         return HttpResponseRedirect(result_url)

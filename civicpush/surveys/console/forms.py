@@ -72,7 +72,9 @@ class QuestionForm(forms.Form):
         initial="\n".join(DEFAULT_SCALE_LABELS),
         widget=forms.Textarea(attrs={"rows": 5}),
     )
-    rating_max = forms.IntegerField(label=_("Highest rating (stars)"), required=False, initial=5, min_value=3, max_value=10)
+    rating_max = forms.IntegerField(
+        label=_("Highest rating (stars)"), required=False, initial=5, min_value=3, max_value=10
+    )
 
     def service_data(self) -> dict[str, Any]:
         data = dict(self.cleaned_data)

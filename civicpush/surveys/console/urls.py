@@ -7,9 +7,7 @@ from . import views
 urlpatterns = [
     path("pushes/<int:push_id>/survey/", views.builder, name="survey_builder"),
     path("pushes/<int:push_id>/survey/questions/", views.question_add, name="survey_question_add"),
-    path(
-        "pushes/<int:push_id>/survey/questions/<int:question_id>/", views.question_edit, name="survey_question_edit"
-    ),
+    path("pushes/<int:push_id>/survey/questions/<int:question_id>/", views.question_edit, name="survey_question_edit"),
     path(
         "pushes/<int:push_id>/survey/questions/<int:question_id>/<str:action>/",
         views.question_action,

@@ -230,7 +230,9 @@ def survey_run_again(request: HttpRequest, push_id: int) -> HttpResponse:
     push = _push(request, push_id)
     survey = _survey_or_404(push)
     copy = services.do_run_again(request.user, survey)
-    messages.success(request, _("A new draft with the same questions is ready: set its times and send it for sign-off."))
+    messages.success(
+        request, _("A new draft with the same questions is ready: set its times and send it for sign-off.")
+    )
     return HttpResponseRedirect(_builder_url(copy.push))
 
 

@@ -142,3 +142,12 @@ def wrong_answers(survey: Survey) -> dict[str, list[str]]:
         if q.kind == "single" and any(c.is_correct for c in q.choices.all()):
             out[f"q{q.pk}"] = [str(c.pk) for c in q.choices.all() if not c.is_correct][:1]
     return out
+
+
+def with_profile(citizen: Any, **fields: Any) -> Any:
+    """Give a signed-up citizen a profile (township, birth_year, gender …), as the profile form does."""
+    from civicpush.citizens.models import CitizenProfile, ConsentRecord
+
+    consent = ConsentRecord.objects.filter(citizen=citizen).latest("accepted_at")
+    CitizenProfile.objects.update_or_create(citizen=citizen, defaults={"consent": consent, **fields})
+    return citizen

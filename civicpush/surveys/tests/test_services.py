@@ -64,7 +64,7 @@ def test_the_seed_quiz_is_built_with_ten_coins_a_question_and_written_into_the_r
 
 
 def test_a_builder_error_lists_every_field_and_writes_nothing(org: Any) -> None:
-    push, survey = quiz_push(org, questions=[])
+    _push, survey = quiz_push(org, questions=[])
     with pytest.raises(ValidationFailed) as caught:
         services.do_add_question(
             org.user("prevention.drafter"), survey, {"kind": "single", "text": "", "options": "A", "correct": "1、2"}
@@ -136,7 +136,7 @@ def test_answering_right_pays_the_reward_at_once_and_a_replay_pays_nothing_more(
     assert Participation.objects.get().attempts == 1 and Response.objects.count() == 1
     survey.refresh_from_db()
     assert survey.rewarded_count == 1
-    assert "Reward for answering a quiz" in [line.reason for line in wallet_selectors.wallet_history(citizen)]
+    assert wallet_selectors.reason_texts()["quiz"] in [line.reason for line in wallet_selectors.wallet_history(citizen)]
 
 
 def test_a_wrong_answer_may_be_retried_and_the_reward_comes_with_the_right_one(org: Any, money: Any) -> None:
@@ -207,7 +207,7 @@ def test_closing_returns_what_is_left_to_the_budget_and_coins_are_conserved(org:
     assert ledger.balance(account) + sum(wallet_selectors.wallet_balance(p) for p in people) == survey.funded_amount
     assert services.close_due_surveys(now=timezone.now() + datetime.timedelta(days=9)) == 0
     # The next questionnaire is funded from the returned coins first, then from the budget.
-    push2, survey2 = quiz_push(org, quota=10, body="答對可獲得金幣20枚(限制前10位用戶領取)", title="[防火]第二回")
+    push2, _survey2 = quiz_push(org, quota=10, body="答對可獲得金幣20枚(限制前10位用戶領取)", title="[防火]第二回")
     approve(org, push2)
     budget.refresh_from_db()
     assert ledger.balance(account) == 0 and budget.issued_amount == 200 + 60
@@ -255,3 +255,19 @@ def test_run_again_copies_the_questions_into_a_new_draft_of_the_same_series(org:
     assert copy.push.status == PushStatus.DRAFT and copy.push_id != push.pk
     assert [q.text for q in copy.questions.all()] == [Q1["text"], Q2["text"]]
     assert copy.opens_at is None and copy.reward_amount == 20
+
+
+def test_the_reward_is_also_told_in_the_inbox_once(
+    org: Any, money: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from civicpush.delivery.models import SystemNotice
+
+    push, survey = quiz_push(org)
+    send(org, approve(org, push))
+    citizen = new_citizen()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.do_answer(citizen, survey, right_answers(survey), token())
+    notice = SystemNotice.objects.get(citizen=citizen)
+    assert notice.kind == "survey_reward" and "20" in notice.push.title
+    services.send_reward_notice(Participation.objects.get(citizen=citizen).pk)  # again: still one
+    assert SystemNotice.objects.filter(citizen=citizen).count() == 1

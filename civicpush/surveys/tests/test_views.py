@@ -25,9 +25,7 @@ def sent_quiz(org: Any) -> Any:
     unit = org.unit("prevention")
     reserved_budget(unit)
     coin_period(unit)
-    push, survey = quiz_push(
-        org, questions=[Q1, Q2, Q_SCALE, Q_TEXT], body="答對可獲得金幣20枚(限制前300位用戶領取)"
-    )
+    push, survey = quiz_push(org, questions=[Q1, Q2, Q_SCALE, Q_TEXT], body="答對可獲得金幣20枚(限制前300位用戶領取)")
     send(org, approve(org, push))
     survey.refresh_from_db()
     return push, survey

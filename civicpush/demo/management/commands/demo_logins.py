@@ -76,7 +76,8 @@ class Command(BaseCommand):
         out += [
             "",
             f"Staff console:    {base}/console/",
-            f"Partner stores:   {base}/store/",
+            f"Partner stores:   {base}/store/  (store staff: store.demo; settlement approval: county.accounting)",
+            f"Offers map:       {base}/stores/",
             f"Citizen app:      {base}/",
             f"API docs:         {base}/api/v1/docs",
         ]

@@ -47,6 +47,9 @@ class Command(BaseCommand):
         if options["if_empty"] and not options["reset"] and demo_citizens_exist():
             demo = create_fire_bureau()
             if demo_pushes_exist(demo.county):
+                from civicpush.stores.demo import load_demo_stores
+
+                load_demo_stores(demo)  # idempotent: adds the demo stores to older demo data
                 self.stdout.write("Demo data already loaded; nothing to do (use --reset to reload).")
                 return
         demo = demo or create_fire_bureau()
@@ -61,6 +64,23 @@ class Command(BaseCommand):
         else:
             created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
         pushes = None if demo_pushes_exist(demo.county) else load_demo_pushes(demo)
+        from civicpush.stores.demo import load_demo_stores
+
+        demo_stores = load_demo_stores(demo)
+        self.stdout.write(
+            f"  stores:       {demo_stores.stores} partner stores; {demo_stores.funded_citizens} demo citizens got coins"
+        )
+        from civicpush.surveys.demo import demo_surveys_exist, load_demo_surveys
+
+        if not demo_surveys_exist(demo.county):
+            self.stdout.write(f"  surveys:      {load_demo_surveys(demo)}")
+        from civicpush.events.demo import demo_events_exist, load_demo_events
+
+        if not demo_events_exist(demo.county):
+            self.stdout.write(f"  events:       1 event, {load_demo_events(demo)} registrations")
+        from civicpush.parking.demo import load_demo_parking
+
+        self.stdout.write(f"  parking:      {load_demo_parking(demo.county)}")
         self._summary(demo.county, created, removed, pushes, time.monotonic() - started)
 
     def _summary(self, county: Any, created: int, removed: int, pushes: DemoPushSummary | None, seconds: float) -> None:

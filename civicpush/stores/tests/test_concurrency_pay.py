@@ -1,0 +1,74 @@
+"""Two concurrent scans of one pay code charge once (real PostgreSQL, real threads and connections)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections
+
+from civicpush.coins import ledger
+from civicpush.coins.models import Transfer
+from civicpush.core.errors import DomainError
+from civicpush.stores import payments as pay
+from civicpush.stores.models import Payment
+from civicpush.wallet.services import issue_pay_code
+
+from .helpers import funded_citizen, make_shop
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture(autouse=True)
+def _postgres_only():
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (set DATABASE_URL)")
+
+
+def _race(calls):
+    barrier = threading.Barrier(len(calls))
+    results: list[object] = [None] * len(calls)
+
+    def run(i, call):
+        try:
+            barrier.wait()
+            results[i] = call()
+        except DomainError as exc:
+            results[i] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_two_concurrent_scans_of_one_pay_code_charge_once(org):
+    shop, other = make_shop(org), make_shop(org)
+    for round_ in range(5):
+        citizen = funded_citizen(shop, 1000)
+        token = issue_pay_code(citizen).token
+        results = _race(
+            [
+                lambda t=token: pay.charge_pay_code(shop.cashier, shop.store, t, 300, f"race-a-{round_}-xxxx"),
+                lambda t=token: pay.charge_pay_code(other.cashier, other.store, t, 300, f"race-b-{round_}-xxxx"),
+            ]
+        )
+        won = [r for r in results if isinstance(r, pay.PaymentResult)]
+        assert len(won) == 1, results
+        assert Payment.objects.filter(citizen=citizen).count() == 1
+        assert ledger.available(ledger.wallet_of(citizen)) == 700
+
+
+def test_a_doubled_store_request_with_one_key_charges_once(org):
+    shop = make_shop(org)
+    citizen = funded_citizen(shop, 1000)
+    token = issue_pay_code(citizen).token
+    results = _race([lambda: pay.charge_pay_code(shop.cashier, shop.store, token, 250, "double-tap-0001")] * 4)
+    assert all(isinstance(r, pay.PaymentResult) for r in results), results
+    assert len({r.payment.pk for r in results}) == 1 and sum(not r.replayed for r in results) == 1
+    assert Transfer.objects.filter(kind=pay.KIND_PAYMENT, debit_account=ledger.wallet_of(citizen)).count() == 1
+    assert ledger.available(ledger.wallet_of(citizen)) == 750
