@@ -10,7 +10,7 @@ ARGS ?=
 LOCAL_ENV := .local/env
 WITH_ENV := set -a; [ -f $(LOCAL_ENV) ] && . ./$(LOCAL_ENV); set +a;
 
-.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-deps clean bench-pay bench-quiz
+.PHONY: help venv run serve demo-data test browser-deps lint typecheck lock bench bench-fanout bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-deps clean bench-pay bench-quiz
 
 help:
 	@echo "make run     install, migrate, load demo data, serve on http://127.0.0.1:$(PORT)"
@@ -78,7 +78,7 @@ lock:
 	$(PY) -m pip install --quiet uv
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock --quiet
 
-bench: bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-pay bench-quiz
+bench: bench-startup bench-citizens bench-audience bench-inbox bench-ledger bench-pay bench-quiz bench-fanout
 
 bench-startup:
 	$(PY) bench/startup.py $(ARGS)
@@ -103,6 +103,11 @@ bench-ledger: venv $(LOCAL_ENV) bench-deps
 # 2,000 concurrent quiz answers over HTTP for a first-300 reward (PostgreSQL, gunicorn): see bench/quiz.py.
 bench-quiz: venv $(LOCAL_ENV)
 	@$(WITH_ENV) $(PY) bench/quiz.py $(ARGS)
+
+# Web Push fan-out to N synthetic subscribers against a local push sink; needs PostgreSQL
+# (BENCH_DATABASE_URL) and a broker (CELERY_BROKER_URL, default redis://127.0.0.1:6379/14).
+bench-fanout: venv $(LOCAL_ENV)
+	@$(WITH_ENV) $(PY) bench/fanout.py $(ARGS)
 
 clean:
 	rm -rf var/ staticfiles/

@@ -298,8 +298,9 @@ def measure_naive(points: bytes, sample: int) -> float:
         }
         for i in range(sample)
     ]
-    from civicpush.delivery.vapid import load_private_key
     from cryptography.hazmat.primitives import serialization
+
+    from civicpush.delivery.vapid import load_private_key
 
     pem = load_private_key(BENCH_VAPID_KEY).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()

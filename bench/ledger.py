@@ -1,7 +1,7 @@
 """Benchmark: sustained coin transfers/s on PostgreSQL, with pgbench's TPC-B-like script as the floor.
 
     .venv/bin/python bench/ledger.py [--clients 16] [--duration 20] [--wallets 2000]
-                                     [--processes 2] [--configs 2x8] [--scale 16] [--no-api]
+                                     [--processes 2] [--flushers 1] [--configs 2x8] [--scale 16] [--no-api]
 
 Issue 5 (the ledger). On PostgreSQL (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger; created when missing, never dropped):
@@ -9,7 +9,8 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger; created when missing,
 1. pgbench: `pgbench -i -s SCALE` into its own database (BENCH_PGBENCH_URL, default
    …/civicpush_pgbench; initialised once per scale), then `pgbench -c 16 -j 2 -T DURATION` with the
    built-in tpcb-like script: transactions/s is the floor (a transfer does about the work of one
-   TPC-B transaction: read and update balances, insert a history row).
+   TPC-B transaction: read and update balances, insert a history row). pgbench vacuums its tables
+   before it runs; so does this script for the ledger's tables (`vacuum()`).
 2. Ledger: a county, a reserved budget and W funded wallets. 16 concurrent clients (threads, split
    over P processes so Python uses both cores) each send one 1-coin transfer between two random
    wallets at a time and wait for its own result; each process's `TransferBatcher` groups the
@@ -17,8 +18,9 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger; created when missing,
    hash chain on, as in production. Also measured: the same clients without batching (one
    transaction per transfer) for comparison.
 3. API: gunicorn (gthread, WORKERSxTHREADS) with CIVICPUSH_LEDGER_BATCHING=1, 16 wrk connections
-   (or a Python generator) POSTing /api/v1/coins/transfers as a county operator (session + CSRF),
-   every request a new idempotency key.
+   (or a Python generator) POSTing /api/v1/coins/transfers with a live API key of the budget's unit
+   (`Authorization: Bearer cpk_live_…`), each request paying 1 coin from one of the unit's 32 reward
+   pools into a random wallet — a unit's system paying rewards — with a new idempotency key each.
 4. `verify_ledger` must pass afterwards.
 
 Targets: transfers_per_second ≥ pgbench_tps; api_transfers_per_second ≥ 0.5 × pgbench_tps. The
@@ -418,6 +420,7 @@ def main() -> int:
     for key, value in TEST_SECRETS.items():
         os.environ.setdefault(key, value)
 
+    load_start = os.getloadavg()[0]
     pgbench_tps = run_pgbench(
         os.environ.get("BENCH_PGBENCH_URL", DEFAULT_PGBENCH_URL), args.scale, args.clients, args.duration
     )
@@ -479,6 +482,7 @@ def main() -> int:
                 "verify_problems": len(problems),
                 "target_transfers_met": batched["transfers_per_second"] >= pgbench_tps,
                 "target_api_met": bool(api) and api["rps"] >= 0.5 * pgbench_tps,
+                "load_average": [round(load_start, 1), round(os.getloadavg()[0], 1)],  # 1-min, at start and end
             }
         )
     )

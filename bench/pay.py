@@ -131,17 +131,30 @@ def build(citizens: int) -> dict[str, Any]:
             [Citizen(county=county, phone_e164=f"+88696{n:07d}") for n in range(existing, citizens)], batch_size=2000
         )
     pool = ledger.county_pool(county)
-    ids = list(Citizen.objects.filter(county=county, phone_e164__startswith="+88696").order_by("pk").values_list("pk", flat=True)[:citizens])
+    ids = list(
+        Citizen.objects.filter(county=county, phone_e164__startswith="+88696")
+        .order_by("pk")
+        .values_list("pk", flat=True)[:citizens]
+    )
     stamp = secrets.token_hex(4)
     ledger.issue(
-        key=f"bench-pay:pool:{stamp}", budget=budget, credit=pool, amount=len(ids) * AMOUNT * 20, period=period, reason="bench"
+        key=f"bench-pay:pool:{stamp}",
+        budget=budget,
+        credit=pool,
+        amount=len(ids) * AMOUNT * 20,
+        period=period,
+        reason="bench",
     )
     for start in range(0, len(ids), 500):
         chunk = Citizen.objects.filter(pk__in=ids[start : start + 500])
         results = ledger.transfer_batch(
             [
                 ledger.TransferRequest(
-                    key=f"bench-pay:fund:{stamp}:{c.pk}", debit=pool, credit=ledger.wallet_of(c), amount=AMOUNT * 20, kind="bench"
+                    key=f"bench-pay:fund:{stamp}:{c.pk}",
+                    debit=pool,
+                    credit=ledger.wallet_of(c),
+                    amount=AMOUNT * 20,
+                    kind="bench",
                 )
                 for c in chunk
             ]
@@ -153,8 +166,8 @@ def build(citizens: int) -> dict[str, Any]:
 
 
 def issue_codes(citizen_ids: list[int], valid_from: float) -> list[str]:
-    """One pay code per citizen, valid from `valid_from` for the wallet's 60 s (issued ahead of the run
-    through the public issue_pay_code with its `now`)."""
+    """One pay code per citizen, issued through the public issue_pay_code with `now` = `valid_from`
+    (so each expires 60 s after it)."""
     import datetime
 
     from civicpush.citizens.models import Citizen
@@ -240,7 +253,9 @@ def main() -> int:
     warm = setup["citizens"][:500]
     measured = setup["citizens"][500:]
     log("issuing pay codes …")
-    valid_from = time.time() + 30
+    # Issued with the wallet's `now` set 60 s ahead: each code stays valid (60 s) until 120 s from here,
+    # long enough for the whole run (consume_pay_code checks only the expiry).
+    valid_from = time.time() + 60
     warm_codes = issue_codes(warm, time.time())
     codes = issue_codes(measured, valid_from)
     connection.close()
@@ -264,9 +279,6 @@ def main() -> int:
             (Path(tmp) / "codes.txt").write_text("\n".join(codes) + "\n")
             payments_before = Payment.objects.count()
             connection.close()
-            wait = valid_from - time.time()
-            if wait > 0:
-                time.sleep(wait)
             log(f"measuring {args.duration} s with {args.clients} store clients ({args.config}) …")
             result = run_wrk(
                 base, {**env, "BENCH_TOKENS": str(Path(tmp) / "codes.txt"), "BENCH_PREFIX": f"m{secrets.token_hex(3)}"},

@@ -164,7 +164,7 @@ class PushSink:
                     self.payloads.append(payload)
             if len(body) > 4096:
                 raise ValueError("body over 4096 bytes")
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded and reported
+        except Exception as exc:
             self.check_failures.append(f"{path.decode()}: {type(exc).__name__}: {exc}"[:300])
 
     def stats(self) -> dict[str, Any]:
@@ -209,7 +209,7 @@ class PushSink:
 
 
 class _SinkProtocol(asyncio.Protocol):
-    __slots__ = ("sink", "transport", "buffer")
+    __slots__ = ("buffer", "sink", "transport")
 
     def __init__(self, sink: PushSink) -> None:
         self.sink = sink

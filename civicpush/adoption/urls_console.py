@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+"""Console URLs of the adoption roster and awards (included by console.urls, namespace "console")."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from . import console_views
+
+urlpatterns = [
+    path("roster/", console_views.roster_overview, name="roster"),
+    path("roster/units/<int:unit_id>/", console_views.unit_roster, name="unit_roster"),
+    path("roster/units/<int:unit_id>/export.<str:fmt>", console_views.roster_export, name="roster_export"),
+    path("awards/rules/", console_views.award_rules, name="award_rules"),
+    path("awards/periods/", console_views.award_periods, name="award_periods"),
+    path("awards/periods/<int:period_id>/", console_views.award_period, name="award_period"),
+    path("awards/periods/<int:period_id>/evaluate/", console_views.award_period_evaluate, name="award_period_evaluate"),
+    path("awards/periods/<int:period_id>/export.<str:fmt>", console_views.award_period_export, name="award_period_export"),
+]

@@ -16,6 +16,7 @@ from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.core.files.storage import default_storage
+from django.core.signals import setting_changed
 from django.db.models import Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
@@ -29,13 +30,13 @@ from civicpush.citizens.models import Citizen
 from civicpush.citizens.topics import Topic
 from civicpush.core.errors import NotFound
 from civicpush.pushes import services as push_services
-from civicpush.pushes.inbox import InboxEntry, inbox_page, is_visible_to, unread_count
+from civicpush.pushes.inbox import InboxEntry, clear_memos, is_visible_to, remembered_page, unread_count
 from civicpush.pushes.models import Push, PushImage, PushType
 from civicpush.pushes.scheduling import TAIPEI
 from civicpush.pushes.selectors import get_push
 from civicpush.pushes.timeline import Entry
 
-from .shell import has_flash_messages, render_shell, slot
+from .shell import finish, has_flash_messages, prefill, slot
 from .templatetags.citizen_inbox import inbox_time
 from .views import citizen_required
 
@@ -118,12 +119,11 @@ def _time_text(entry: Entry, today: datetime.date, language: str) -> str:
     return text
 
 
-def _item_html(entry: InboxEntry, today: datetime.date, language: str, prefix: str) -> str:
+def _item_html(entry: InboxEntry, time_text: str, language: str, prefix: str) -> str:
     """The entry's <li>, from the process's cache of its fragments. Everything in it comes from the
     dispatch's timeline entry (the same for every citizen) except the read state and the time text,
     which are part of the cache key; the template escapes the text as any template does."""
     e = entry.entry
-    time_text = _time_text(e, today, language)
     key = (language, prefix, not entry.is_read, entry.pinned, time_text)
     html = e.fragments.get(key)
     if html is None:
@@ -148,13 +148,12 @@ def _item_html(entry: InboxEntry, today: datetime.date, language: str, prefix: s
     return html
 
 
-def _list_html(entries: list[InboxEntry]) -> str:
+def _list_html(entries: list[InboxEntry], time_texts: tuple[str, ...], language: str, prefix: str) -> str:
+    """The list items; `time_texts`: each entry's `_time_text`, in order."""
     if not entries:
         return ""
-    today = timezone.localtime(timezone.now(), TAIPEI).date()
-    language = translation.get_language() or ""
-    prefix = get_script_prefix()
-    return mark_safe("\n    ".join(_item_html(e, today, language, prefix) for e in entries))  # noqa: S308 (rendered, escaped)
+    items = (_item_html(e, text, language, prefix) for e, text in zip(entries, time_texts, strict=True))
+    return mark_safe("\n    ".join(items))  # noqa: S308 (rendered, escaped)
 
 
 _filters: dict[tuple[Any, ...], str] = {}
@@ -188,7 +187,7 @@ def _filters_html(query: InboxQuery) -> str:
 def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
     """Called by views.home for a signed-in citizen with current consent."""
     query = _parse_query(request)
-    entries, unread = inbox_page(
+    memo = remembered_page(
         citizen,
         topic=query.topic,
         push_type=query.push_type,
@@ -196,13 +195,28 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
         before=query.before,
         limit=PAGE_SIZE,
     )
+    today = timezone.localtime(timezone.now(), TAIPEI).date()
+    language = translation.get_language() or ""
+    prefix = get_script_prefix()
+    time_texts = tuple(_time_text(e, today, language) for e, _pinned in memo.page) if memo is not None else ()
+    slow = settings.DEBUG or has_flash_messages(request)  # (templates edited while running; messages)
+    # The rendered page, up to the CSRF token and the full path, is kept with the remembered page
+    # (pushes.inbox.RememberedPage): it is a function of that page, the query (part of the page's
+    # key), the language, the script prefix and the time texts, which are this key.
+    render_key = (language, prefix, time_texts)
+    if memo is not None and not slow:
+        kept = memo.rendered.get(render_key)
+        if kept is not None:
+            return _keep_offline(HttpResponse(finish(request, kept)))
+    entries = memo.entries() if memo is not None else []
+    unread = memo.unread if memo is not None else 0
     regular = [e for e in entries if not e.pinned]
     more_url = ""
     if len(regular) >= PAGE_SIZE:
         more_url = "?" + query.params(before=regular[-1].frozen_at.isoformat())
-    inbox_list = _list_html(entries)
+    inbox_list = _list_html(entries, time_texts, language, prefix)
     filtered = bool(query.topic is not None or query.push_type or query.search)
-    if settings.DEBUG or has_flash_messages(request):  # (templates edited while running; messages)
+    if slow:
         context = {
             "inbox_list": inbox_list,
             "inbox_filters": _filters_html(query),
@@ -215,7 +229,7 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
         return _keep_offline(render(request, _INBOX_TEMPLATE, context))
     # The same page from the process's shell of it (shell.py): what is not a slot is in the key.
     has_list, before = bool(inbox_list), query.before is not None
-    html = render_shell(
+    page = prefill(
         request,
         _INBOX_TEMPLATE,
         (unread, has_list, bool(more_url), filtered, before),
@@ -231,8 +245,17 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
         {"inbox_list": inbox_list, "inbox_filters": _filters_html(query), "more_url": more_url},
         safe_slots=_SAFE_SLOTS,
     )
-    return _keep_offline(HttpResponse(html))
+    if memo is not None:
+        memo.rendered.clear()  # one rendering per remembered page: the current time texts'
+        memo.rendered[render_key] = page
+    return _keep_offline(HttpResponse(finish(request, page)))
 
+
+def _forget_rendered_pages(**kwargs: Any) -> None:
+    clear_memos()  # (settings such as MEDIA_URL or APP_NAME are in rendered pages; tests change them)
+
+
+setting_changed.connect(_forget_rendered_pages, dispatch_uid="civicpush.citizen_web.inbox_views")
 
 _INBOX_TEMPLATE = "citizen_web/inbox.html"
 _SAFE_SLOTS = frozenset({"inbox_list", "inbox_filters"})  # rendered (escaped) by their templates

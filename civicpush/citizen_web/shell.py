@@ -67,6 +67,24 @@ def render_shell(
     """The page `template` renders for a signed-in citizen with `context` (its slot markers replaced
     by `values`; the CSRF token and the full path are added here). `key` names everything in
     `context` that is not a slot; the language and script prefix are added to it."""
+    return finish(request, prefill(request, template, key, context, values, safe_slots)).decode()
+
+
+# A page with its value slots filled: UTF-8 parts, and the per-request slots between them.
+Prefilled = tuple[tuple[bytes, ...], tuple[str, ...]]
+_PER_REQUEST = frozenset({"csrf_token", "full_path"})
+
+
+def prefill(
+    request: HttpRequest,
+    template: str,
+    key: tuple[Any, ...],
+    context: Mapping[str, Any],
+    values: Mapping[str, str],
+    safe_slots: frozenset[str] = frozenset(),
+) -> Prefilled:
+    """`render_shell` up to what differs from request to request (the CSRF token and the full path):
+    a caller may keep this and `finish` it for each request showing the same page."""
     full_key = (template, translation.get_language(), get_script_prefix(), settings.APP_NAME, settings.DEMO_MODE, key)
     shell = _shells.get(full_key)
     if shell is None:
@@ -75,19 +93,37 @@ def render_shell(
             _shells.clear()
         _shells[full_key] = shell
     parts, slots = shell
-    out = parts.copy()
-    token = None
-    for index, name in slots:
-        if name == "csrf_token":
-            token = token or masked_csrf_token(request)  # one token for every form, as {% csrf_token %}
-            out[index] = token
-        elif name == "full_path":
-            out[index] = escape(request.get_full_path())
+    out: list[bytes] = []
+    names: list[str] = []
+    pending = [parts[0]]
+    for index, name in slots:  # parts: [text, slot, text, slot, …, text]
+        if name in _PER_REQUEST:
+            out.append("".join(pending).encode())
+            names.append(name)
+            pending = []
         elif name in safe_slots:
-            out[index] = values[name]
+            pending.append(values[name])
         else:
-            out[index] = escape(values[name])
-    return "".join(out)
+            pending.append(escape(values[name]))
+        pending.append(parts[index + 1])
+    out.append("".join(pending).encode())
+    return tuple(out), tuple(names)
+
+
+def finish(request: HttpRequest, page: Prefilled) -> bytes:
+    """The page's bytes for this request: its CSRF token (one for every form, as {% csrf_token %},
+    masked afresh) and full path put in."""
+    parts, names = page
+    out = [parts[0]]
+    token = None
+    for i, name in enumerate(names, start=1):
+        if name == "csrf_token":
+            token = token or masked_csrf_token(request).encode()
+            out.append(token)
+        else:
+            out.append(escape(request.get_full_path()).encode())
+        out.append(parts[i])
+    return b"".join(out)
 
 
 _N = len(CSRF_ALLOWED_CHARS)

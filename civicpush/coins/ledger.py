@@ -35,6 +35,7 @@ import datetime
 import hashlib
 import json
 import random
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -1074,10 +1075,13 @@ class TransferBatcher:
     already applies the next batch instead of waiting for the disk.
     """
 
-    def __init__(self, *, max_batch: int = 500, flushers: int = 1, linger: float = 0.0002) -> None:
+    def __init__(
+        self, *, max_batch: int = 500, flushers: int = 1, linger: float = 0.0002, switch_interval: float = 0.0005
+    ) -> None:
         self.max_batch = max_batch
         self.flushers = flushers
         self.linger = linger
+        self.switch_interval = switch_interval
         self._queue: list[tuple[TransferRequest, Future[Any]]] = []
         self._cond = threading.Condition()
         self._committed: list[tuple[list[Future[Any]], list[Any]]] = []
@@ -1091,6 +1095,12 @@ class TransferBatcher:
     def start(self) -> TransferBatcher:
         with self._cond:
             if not self._threads:
+                # The flusher holds row locks (its accounts, the county's chain head) across its round
+                # trips; after each one it needs the GIL back. With request threads busy in Python
+                # (a web worker), CPython's default 5 ms switch interval made every round trip wait up
+                # to 5 ms with the locks held, stalling other processes' batches behind them.
+                if sys.getswitchinterval() > self.switch_interval:
+                    sys.setswitchinterval(self.switch_interval)
                 self._durability = threading.Thread(target=self._run_durability, name="coins-durable", daemon=True)
                 self._durability.start()
                 for n in range(self.flushers):

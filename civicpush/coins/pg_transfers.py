@@ -1,15 +1,17 @@
 """The PostgreSQL hot path for batches of plain transfers (what `transfer`, `transfer_batch` and the
 `TransferBatcher` send): the same rules as the generic engine in `ledger._apply_once`, in five
-statements per batch whatever its size, with no ORM objects.
+statements and two round trips per batch whatever its size (plus the commit), with no ORM objects.
 
+Round trip 1 (psycopg pipeline mode: separate statements, each with its own snapshot):
 1. `SELECT` the batch's idempotency keys. Any key already recorded → hand the whole batch back to
    the generic engine (replays and conflicts are rare; it answers them from the record).
 2. Lock the accounts, ascending id, `FOR NO KEY UPDATE` (the generic engine's lock order).
-3. Read their balance rows — a separate statement, so that under READ COMMITTED it sees what the
-   previous holders of those locks committed.
-4. Simulate the batch in memory (earliest-expiring lots first; a transfer without enough coins gets
-   `InsufficientFunds` and changes nothing); lock the county's chain head (last, as always) and
-   compute the hash chain in Python.
+3. Read their balance rows — a statement after the locks, so that under READ COMMITTED it sees what
+   the previous holders of those locks committed.
+4. Lock the county's chain head (last, as always).
+Then, in Python: simulate the batch (earliest-expiring lots first; a transfer without enough coins
+gets `InsufficientFunds` and changes nothing) and compute the hash chain.
+Round trip 2:
 5. One statement of data-modifying CTEs writes everything from arrays (`unnest`): the keys (sorted),
    the balance deltas (UPDATE of existing lots, INSERT of new ones), the transfers and their legs,
    and the chain head. The statements' text does not depend on the batch size, so psycopg prepares
@@ -110,13 +112,16 @@ def _apply_transfers(
     raw = connection.connection
     assert raw is not None
     # Steps 1–3 in one round trip (pipeline mode; still three statements, each with its own snapshot).
-    with _cursor() as cur, _cursor() as lock_cur, _cursor() as read_cur:
+    chained = chain.enabled()
+    with _cursor() as cur, _cursor() as lock_cur, _cursor() as read_cur, _cursor() as head_cur:
         with raw.pipeline():
             if release_early:
                 lock_cur.execute(SYNC_OFF, prepare=True)
             cur.execute(SELECT_KEYS, [keys], prepare=True)
             lock_cur.execute(LOCK_ACCOUNTS, [account_ids], prepare=True)
             read_cur.execute(READ_BALANCES, [account_ids], prepare=True)
+            if chained:  # still last: after every account lock (one round trip fewer)
+                head_cur.execute(LOCK_HEAD, [county_id], prepare=True)
         if cur.fetchone() is not None:
             return False
         if len(lock_cur.fetchall()) != len(account_ids):
@@ -151,10 +156,9 @@ def _apply_transfers(
             return True
 
         done.sort(key=lambda x: ops[x[0]].key)  # keys, transfers and the chain in key order
-        chained = chain.enabled()
         seq, head_hash = 0, chain.GENESIS
         if chained:
-            row = cur.execute(LOCK_HEAD, [county_id], prepare=True).fetchone()
+            row = head_cur.fetchone()
             if row is None:
                 cur.execute(CREATE_HEAD, [county_id, chain.GENESIS])
                 row = cur.execute(LOCK_HEAD, [county_id], prepare=True).fetchone()

@@ -1,4 +1,6 @@
-"""The Redis cache backend, with one Redis client per process and server instead of one per call.
+# mypy: disable-error-code="attr-defined"
+"""The Redis cache backend, with one Redis client per process and server instead of one per call
+(the private attributes of Django's RedisCacheClient it uses are not in django-stubs: hence the mypy line).
 
 Django's RedisCache builds a `redis.Redis` object on every operation (about 170 response callbacks
 registered each time) and keeps a connection pool per thread. Here one client per server (and its

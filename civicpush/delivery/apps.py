@@ -10,7 +10,7 @@ class DeliveryConfig(AppConfig):
     verbose_name = _("Delivery")
 
     def ready(self) -> None:
-        from celery.signals import worker_process_init, worker_ready
+        from celery.signals import worker_init, worker_process_init, worker_ready
 
         from civicpush.pushes.dispatching import dispatch_frozen
 
@@ -18,6 +18,7 @@ class DeliveryConfig(AppConfig):
 
         dispatch_frozen.connect(_on_dispatch_frozen, dispatch_uid="delivery.fanout")
         worker_process_init.connect(_after_fork, dispatch_uid="delivery.after_fork", weak=False)
+        worker_init.connect(_warm_up, dispatch_uid="delivery.warm_up", weak=False)
         worker_ready.connect(_resume_on_start, dispatch_uid="delivery.resume_on_start", weak=False)
 
 
@@ -35,6 +36,14 @@ def _after_fork(**kwargs) -> None:  # type: ignore[no-untyped-def]
     from .fanout import reset_after_fork
 
     reset_after_fork()
+    _warm_up()
+
+
+def _warm_up(**kwargs) -> None:  # type: ignore[no-untyped-def]
+    """Load the URLconf (the nudge's inbox link) before the first batch, not during it."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018
 
 
 def _resume_on_start(**kwargs) -> None:  # type: ignore[no-untyped-def]

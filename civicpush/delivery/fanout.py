@@ -395,14 +395,14 @@ def _remove_devices(device_ids: list[int], reason: str, now: datetime.datetime) 
 
 
 def _deliver_chunk(
-    rows: list[tuple[int, int | None, int, str]],
+    rows: list[tuple],  # type: ignore[type-arg]
     dispatch: Dispatch,
     push: Push,
     nudge: Nudge,
     renew,
     report: BatchReport,
 ) -> None:  # type: ignore[no-untyped-def]
-    """rows: (outcome id, device id, citizen id, channel)."""
+    """rows: (outcome id, device id, citizen id, channel, device kind, address, p256dh, auth, removed_at)."""
     now = timezone.now()
     # The daily promotion cap: a promotional broadcast skips citizens already at their cap today.
     if push.is_promotional:
@@ -415,25 +415,18 @@ def _deliver_chunk(
         report.skipped += _finish(over, OutcomeStatus.SKIPPED, "daily promotion cap", now)
         rows = [r for r in rows if allowed.get(r[2], True)]
     device_rows = [r for r in rows if r[1] is not None]
-    devices = {
-        d["pk"]: d
-        for d in Device.objects.filter(pk__in=[r[1] for r in device_rows]).values(
-            "pk", "kind", "address", "p256dh", "auth", "removed_at"
-        )
-    }
     by_channel: dict[str, list[Target]] = defaultdict(list)
     vanished: list[int] = []
-    for outcome_id, device_id, _citizen_id, _channel in device_rows:
-        d = devices.get(device_id)  # type: ignore[arg-type]
-        if d is None or d["removed_at"] is not None:
+    for outcome_id, device_id, _citizen_id, _channel, kind, address, p256dh, auth, removed_at in device_rows:
+        if removed_at is not None:  # removed since it was claimed
             vanished.append(outcome_id)
             continue
-        by_channel[d["kind"]].append(Target(outcome_id, device_id, d["address"], d["p256dh"], d["auth"]))
+        by_channel[kind].append(Target(outcome_id, device_id, address, p256dh, auth))
     report.skipped += _finish(vanished, OutcomeStatus.SKIPPED, "device removed", now)
     other_rows = [r for r in rows if r[1] is None]
     if other_rows:
         contacts = dict(other_channels_for(push.target_citizen_id or 0, has_device=False))
-        for outcome_id, _device_id, _citizen_id, channel in other_rows:
+        for outcome_id, _device_id, _citizen_id, channel, *_ in other_rows:
             address = contacts.get(channel, "")
             by_channel[channel].append(Target(outcome_id, None, address))
     for channel, targets in by_channel.items():
@@ -498,11 +491,22 @@ def run_batch(batch_id: int) -> BatchReport:
         claimed = list(
             DeliveryOutcome.objects.filter(in_range, dispatch=dispatch, status=OutcomeStatus.CLAIMED)
             .order_by("pk")
-            .values_list("pk", "device_id", "citizen_id", "channel", "claimed_at")
+            .values_list(
+                "pk",
+                "device_id",
+                "citizen_id",
+                "channel",
+                "device__kind",
+                "device__address",
+                "device__p256dh",
+                "device__auth",
+                "device__removed_at",
+                "claimed_at",
+            )
         )
         report.claimed = len(claimed)
         # In doubt: claimed by a worker that died, in a chunk it had started sending.
-        report.resent = sum(1 for r in claimed if r[4] < lease_start and r[0] <= batch.sending_upto)
+        report.resent = sum(1 for r in claimed if r[9] < lease_start and r[0] <= batch.sending_upto)
         nudge = nudge_for(push)
         chunk = chunk_size()
         for start in range(0, len(claimed), chunk):
@@ -510,7 +514,7 @@ def run_batch(batch_id: int) -> BatchReport:
                 _stop(dispatch.pk)
                 report.stopped = True
                 break
-            rows = [r[:4] for r in claimed[start : start + chunk]]
+            rows = [r[:9] for r in claimed[start : start + chunk]]
             if not FanoutBatch.objects.filter(pk=batch_id, lease_token=token, status=BatchStatus.PENDING).update(
                 lease_until=timezone.now() + datetime.timedelta(seconds=lease_seconds()), sending_upto=rows[-1][0]
             ):

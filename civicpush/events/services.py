@@ -717,7 +717,10 @@ def send_attendee_questionnaires(actor: Any, event: Event, *, now: datetime.date
     ).distinct()
     sent = []
     for push in ready:
-        push_services.do_schedule(actor, push, ScheduleKind.NOW, now=now)
+        # The nightly run (no staff member) sends it as its drafter, who prepared it for this group.
+        push_services.do_schedule(
+            actor if getattr(actor, "pk", None) else push.created_by, push, ScheduleKind.NOW, now=now
+        )
         sent.append(push.pk)
     return sent
 
@@ -732,5 +735,6 @@ def close_ended_events(now: datetime.datetime | None = None) -> int:
     ).select_related("budget", "period")
     for event in ended:
         total += award_attendance(event, actor="system", now=now)
-        Event.objects.filter(pk=event.pk, closed_at__isnull=True).update(closed_at=now)
+        if Event.objects.filter(pk=event.pk, closed_at__isnull=True).update(closed_at=now):
+            send_attendee_questionnaires("system", event, now=now)
     return total

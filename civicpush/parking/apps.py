@@ -8,3 +8,10 @@ class ParkingConfig(AppConfig):
     name = "civicpush.parking"
     label = "parking"
     verbose_name = _("Parking")
+
+    def ready(self) -> None:
+        from civicpush.core import personal_data
+
+        from .personal_data import erase_parking, export_parking
+
+        personal_data.register("parking", exporter=export_parking, eraser=erase_parking)

@@ -60,7 +60,7 @@ logger = logging.getLogger("civicpush.parking")
 
 HOLD_TTL = datetime.timedelta(days=7)  # long enough for reconciliation to settle a timed-out payment
 STUCK_AFTER = datetime.timedelta(minutes=10)  # a `pending` payment this old lost its process
-KIND_PAYMENT = "parking.payment"
+KIND_PAYMENT = "parking"  # the wallet history shows this kind as "Parking fee paid"
 KIND_REPAYMENT = "parking.advance_repayment"
 KIND_ADVANCE_REFUND = "parking.advance_refund"
 KIND_POOL_FUNDING = "parking.advance_funding"

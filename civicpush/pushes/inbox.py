@@ -404,9 +404,8 @@ class _Reader:
         return [(e, True) for e in pinned] + [(e, False) for e in chosen]
 
 
-def _entries(data: _Citizen, rows: list[tuple[Entry, bool]]) -> list[InboxEntry]:
+def _entries(reads: set[int], rows: list[tuple[Entry, bool]]) -> list[InboxEntry]:
     loader = _PushLoader({e.push_id for e, _pinned in rows})
-    reads = data.reads
     return [
         InboxEntry(
             dispatch_id=e.dispatch_id,
@@ -421,6 +420,89 @@ def _entries(data: _Citizen, rows: list[tuple[Entry, bool]]) -> list[InboxEntry]
     ]
 
 
+class RememberedPage:
+    """A computed page (`page`: (entry, pinned) newest first, pinned on top) and unread count, kept
+    by the process while the citizen's rows and the timeline stay the same and `now` stays before
+    `until` (see `_unchanged_until`). `rendered` is for the web view: output derived from this page
+    alone (and the keys it chooses), dropped with the page."""
+
+    __slots__ = ("computed_at", "fingerprint", "page", "reads", "rendered", "timeline", "unread", "until")
+
+    def __init__(
+        self,
+        fingerprint: tuple[Any, ...],
+        timeline: tl.CountyTimeline,
+        computed_at: datetime.datetime,
+        until: datetime.datetime,
+        page: list[tuple[Entry, bool]],
+        unread: int,
+        reads: set[int],
+    ) -> None:
+        self.fingerprint = fingerprint
+        self.timeline = timeline
+        self.computed_at = computed_at
+        self.until = until
+        self.page = page
+        self.unread = unread
+        self.reads = reads
+        self.rendered: dict[Any, Any] = {}
+
+    def entries(self) -> list[InboxEntry]:
+        return _entries(self.reads, self.page)
+
+    def is_read(self, entry: Entry) -> bool:
+        return entry.push_id in self.reads
+
+
+def _version_in(rows: tuple[Any, ...]) -> int | None:
+    for row in reversed(rows):  # (the 'v' row is the last branch of the UNION ALL)
+        if row[0] == "v":
+            return None if row[1] is None else int(row[1])
+    return None
+
+
+def remembered_page(
+    citizen: Citizen,
+    *,
+    topic: int | None = None,
+    push_type: str | None = None,
+    search: str | None = None,
+    before: datetime.datetime | None = None,
+    limit: int = 20,
+    now: datetime.datetime | None = None,
+    with_unread: bool = True,
+) -> RememberedPage | None:
+    """The page `inbox_page` answers, as the process's remembered page (None: not an active citizen).
+    One round trip to the database on every call: the citizen's rows, which decide whether the
+    remembered page still holds."""
+    if not citizen.is_active:
+        return None
+    now = now or timezone.now()
+    limit = max(1, min(limit, 100))
+    rows = _fetch(citizen)
+    # The answer is a function of the citizen's rows, the county's timeline (its version is one of
+    # the rows), the query and `now`; it changes with `now` alone only at the instants
+    # `_unchanged_until` finds. So a page read again with the same rows before then is the same page.
+    memo_key = (citizen.pk, topic, push_type, search, before, limit, with_unread)
+    fingerprint = (citizen.county_id, citizen.created_at, rows)
+    memo = _memos.get(memo_key)
+    if memo is not None and memo.computed_at <= now < memo.until and memo.fingerprint == fingerprint:
+        version = _version_in(rows)
+        if version is not None and tl.timeline_for(citizen.county_id, version) is memo.timeline:
+            return memo
+    data = _load(citizen, rows)
+    reader = _Reader(data, now)
+    page = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
+    unread = reader.unread() if with_unread else 0
+    memo = RememberedPage(
+        fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread, data.reads
+    )
+    if len(_memos) >= MEMO_MAX:
+        _memos.clear()
+    _memos[memo_key] = memo
+    return memo
+
+
 def inbox_page(
     citizen: Citizen,
     *,
@@ -433,48 +515,19 @@ def inbox_page(
     with_unread: bool = True,
 ) -> tuple[list[InboxEntry], int]:
     """`inbox_for` and `unread_count` together, from one round trip to the database."""
-    if not citizen.is_active:
+    memo = remembered_page(
+        citizen, topic=topic, push_type=push_type, search=search, before=before, limit=limit, now=now,
+        with_unread=with_unread,
+    )  # fmt: skip
+    if memo is None:
         return [], 0
-    now = now or timezone.now()
-    limit = max(1, min(limit, 100))
-    rows = _fetch(citizen)
-    data = _load(citizen, rows)
-    # The answer is a function of the citizen's rows, the county's timeline (its version is one of
-    # the rows), the query and `now`; it changes with `now` alone only at the instants `_Memo`
-    # records. So a page read again with the same rows before then is the same page.
-    memo_key = (citizen.pk, topic, push_type, search, before, limit, with_unread)
-    fingerprint = (citizen.county_id, citizen.created_at, rows)
-    memo = _memos.get(memo_key)
-    if (
-        memo is not None
-        and memo.timeline is data.timeline
-        and memo.fingerprint == fingerprint
-        and memo.computed_at <= now < memo.until
-    ):
-        page, unread = memo.page, memo.unread
-    else:
-        reader = _Reader(data, now)
-        page = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
-        unread = reader.unread() if with_unread else 0
-        if len(_memos) >= MEMO_MAX:
-            _memos.clear()
-        _memos[memo_key] = _Memo(
-            fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread
-        )
-    return _entries(data, page), unread
+    return memo.entries(), memo.unread
 
 
-class _Memo(NamedTuple):
-    fingerprint: tuple[Any, ...]
-    timeline: tl.CountyTimeline
-    computed_at: datetime.datetime
-    until: datetime.datetime  # the first instant at which `now` alone may change the answer
-    page: list[tuple[Entry, bool]]
-    unread: int
-
-
-MEMO_MAX = 10_000  # pages kept per process (the key holds the citizen's rows: a few kB at most each)
-_memos: dict[tuple[Any, ...], _Memo] = {}
+# Pages kept per process: each holds the citizen's rows (a few kB at most) and, from the web view,
+# one rendered page (about 18 kB): at most about 60 MB a process.
+MEMO_MAX = 3_000
+_memos: dict[tuple[Any, ...], RememberedPage] = {}
 _FOREVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 

@@ -4,6 +4,7 @@ own QR code and its monthly statements. Only staff of an active store get past `
 
 from __future__ import annotations
 
+import datetime
 import functools
 import secrets
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from typing import Any
 import segno
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -26,13 +28,14 @@ from civicpush.citizens.phone import mask_mobile
 from civicpush.console.decorators import staff_required_for
 from civicpush.console.staff_auth import sign_in_page, sign_out
 from civicpush.core.errors import DomainError, NotFound
-from civicpush.stores import access, exports, payments as pay, settlement
+from civicpush.stores import access, exports, settlement
+from civicpush.stores import payments as pay
 from civicpush.stores.models import Offer, Payment, Statement, StatementStatus
 
 store_staff_required = staff_required_for("store_web:login", "store_web/error.html")
 
 
-def store_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def store_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponseBase]:
     """Signed-in staff of an active store; others see a page saying the account has no store."""
 
     @functools.wraps(view)
@@ -102,7 +105,9 @@ def charge(request: HttpRequest) -> HttpResponse:
         values = {k: str(request.POST.get(k) or "").strip() for k in values}
         offer = None
         if values["offer"]:
-            offer = Offer.objects.filter(pk=int(values["offer"]) if values["offer"].isdigit() else 0, store=store).first()
+            offer = Offer.objects.filter(
+                pk=int(values["offer"]) if values["offer"].isdigit() else 0, store=store
+            ).first()
             if offer is None:
                 raise Http404()
         try:
@@ -125,7 +130,10 @@ def charge(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Paid: %(coins)s coins.") % {"coins": f"{result.payment.amount:,}"})
             return HttpResponseRedirect(reverse("store_web:payment", args=[result.payment.pk]))
     return render(
-        request, "store_web/charge.html", {"store": store, "offers": offers, "values": values, "errors": errors}, status=status
+        request,
+        "store_web/charge.html",
+        {"store": store, "offers": offers, "values": values, "errors": errors},
+        status=status,
     )
 
 
@@ -145,7 +153,11 @@ def payment_detail(request: HttpRequest, payment_id: int) -> HttpResponse:
     return render(
         request,
         "store_web/payment.html",
-        {"payment": payment, "customer": mask_mobile(payment.citizen.phone_e164 or ""), "today": pay.day_total(request.store)},  # type: ignore[attr-defined]
+        {
+            "payment": payment,
+            "customer": mask_mobile(payment.citizen.phone_e164 or ""),
+            "today": pay.day_total(request.store),  # type: ignore[attr-defined]
+        },
     )
 
 
@@ -168,8 +180,10 @@ def payment_refund(request: HttpRequest, payment_id: int) -> HttpResponse:
 def payments(request: HttpRequest) -> HttpResponse:
     store = request.store  # type: ignore[attr-defined]
     today = timezone.localdate()
-    start = timezone.make_aware(timezone.datetime.combine(today, timezone.datetime.min.time()))
-    rows = list(Payment.objects.filter(store=store, created_at__gte=start).select_related("offer").order_by("-created_at")[:200])
+    start = datetime.datetime.combine(today, datetime.time.min, tzinfo=timezone.get_current_timezone())
+    rows = list(
+        Payment.objects.filter(store=store, created_at__gte=start).select_related("offer").order_by("-created_at")[:200]
+    )
     return render(request, "store_web/payments.html", {"rows": rows, "today": pay.day_total(store)})
 
 

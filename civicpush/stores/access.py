@@ -49,9 +49,9 @@ def staff_membership(user: Any) -> StoreStaff | None:
     """The user's active store membership (with its active store), or None."""
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
-    cached = getattr(user, "_civicpush_store_staff", False)
+    cached: StoreStaff | bool | None = getattr(user, "_civicpush_store_staff", False)
     if cached is not False:
-        return cached  # type: ignore[no-any-return]
+        return cached if isinstance(cached, StoreStaff) else None
     membership = (
         StoreStaff.objects.select_related("store", "store__county")
         .filter(user=user, is_active=True, store__is_active=True)

@@ -24,7 +24,7 @@ from . import payments as pay
 from .models import Offer, PaymentRequest, Store, StoreCategory, Voucher
 
 
-def _county_id(request: HttpRequest) -> int | None:
+def _county_id(request: HttpRequest) -> int:
     citizen = getattr(request, "citizen", None)
     if citizen:  # a lazy object: falsy when nobody is signed in
         return int(citizen.county_id)
@@ -32,7 +32,10 @@ def _county_id(request: HttpRequest) -> int | None:
 
     from civicpush.org.models import County
 
-    return County.objects.filter(code=settings.COUNTY_CODE).values_list("pk", flat=True).first()
+    county_id = County.objects.filter(code=settings.COUNTY_CODE).values_list("pk", flat=True).first()
+    if county_id is None:
+        raise Http404()
+    return int(county_id)
 
 
 def _ctx(**extra: Any) -> dict[str, Any]:
@@ -43,14 +46,14 @@ def _ctx(**extra: Any) -> dict[str, Any]:
 def store_list(request: HttpRequest) -> HttpResponse:
     county_id = _county_id(request)
     townships = list(Township.objects.filter(county_id=county_id))
-    stores = Store.objects.filter(county_id=county_id, is_active=True).select_related("township")
+    found = Store.objects.filter(county_id=county_id, is_active=True).select_related("township")
     township = request.GET.get("township") or ""
     category = request.GET.get("category") or ""
     if township.isdigit():
-        stores = stores.filter(township_id=int(township))
+        found = found.filter(township_id=int(township))
     if category in StoreCategory.values:
-        stores = stores.filter(category=category)
-    stores = list(stores)
+        found = found.filter(category=category)
+    stores = list(found)
     per_township: dict[str, int] = {}
     markers = []
     for store in stores:
@@ -59,7 +62,10 @@ def store_list(request: HttpRequest) -> HttpResponse:
         per_township[code] = i + 1
         x, y = store_map.marker_position(code, i)
         markers.append({"store": store, "x": x, "y": y})
-    labels = [{"t": t, "x": store_map.township_position(t.code)[0], "y": store_map.township_position(t.code)[1]} for t in townships]
+    labels = [
+        {"t": t, "x": store_map.township_position(t.code)[0], "y": store_map.township_position(t.code)[1]}
+        for t in townships
+    ]
     return render(
         request,
         "stores/citizen/list.html",
@@ -77,7 +83,11 @@ def store_list(request: HttpRequest) -> HttpResponse:
 
 
 def _store(request: HttpRequest, store_id: int) -> Store:
-    store = Store.objects.select_related("township").filter(pk=store_id, is_active=True, county_id=_county_id(request)).first()
+    store = (
+        Store.objects.select_related("township")
+        .filter(pk=store_id, is_active=True, county_id=_county_id(request))
+        .first()
+    )
     if store is None:
         raise Http404()
     return store
@@ -114,7 +124,11 @@ def store_photo(request: HttpRequest, store_id: int) -> HttpResponse:
 @citizen_required
 def redeem(request: HttpRequest, offer_id: int) -> HttpResponse:
     citizen = request.citizen  # type: ignore[attr-defined]
-    offer = Offer.objects.select_related("store").filter(pk=offer_id, is_active=True, store__county_id=citizen.county_id).first()
+    offer = (
+        Offer.objects.select_related("store")
+        .filter(pk=offer_id, is_active=True, store__county_id=citizen.county_id)
+        .first()
+    )
     if offer is None:
         raise Http404()
     try:
@@ -130,7 +144,9 @@ def redeem(request: HttpRequest, offer_id: int) -> HttpResponse:
 @citizen_required
 def vouchers(request: HttpRequest) -> HttpResponse:
     citizen = request.citizen  # type: ignore[attr-defined]
-    rows = Voucher.objects.filter(citizen=citizen).select_related("offer", "offer__store", "payment").order_by("-pk")[:50]
+    rows = (
+        Voucher.objects.filter(citizen=citizen).select_related("offer", "offer__store", "payment").order_by("-pk")[:50]
+    )
     return render(request, "stores/citizen/vouchers.html", _ctx(rows=rows))
 
 

@@ -106,7 +106,7 @@ def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
         "is_active": store.is_active,
     }
     if request.method == "POST":
-        values = request.POST.dict()
+        values = dict(request.POST.dict())
         values["is_active"] = bool(request.POST.get("is_active"))
         try:
             services.do_update_store(request.user, store, values, request.FILES.get("photo"))  # type: ignore[arg-type]
@@ -123,7 +123,9 @@ def store_detail(request: HttpRequest, store_id: int) -> HttpResponse:
             store=store,
             values=values,
             errors=errors,
-            staff=StoreStaff.objects.filter(store=store).select_related("user").order_by("-is_active", "user__username"),
+            staff=StoreStaff.objects.filter(store=store)
+            .select_related("user")
+            .order_by("-is_active", "user__username"),
             offers=Offer.objects.filter(store=store),
             roles=StoreRole.choices,
             is_operator=access.is_operator(request.user),
@@ -180,10 +182,12 @@ def offer_save(request: HttpRequest, store_id: int) -> HttpResponse:
     store = _store(request, store_id)
     offer = None
     if request.POST.get("offer"):
-        offer = Offer.objects.filter(pk=int(request.POST["offer"]) if request.POST["offer"].isdigit() else 0, store=store).first()
+        offer = Offer.objects.filter(
+            pk=int(request.POST["offer"]) if request.POST["offer"].isdigit() else 0, store=store
+        ).first()
         if offer is None:
             raise Http404()
-    data = request.POST.dict()
+    data: dict[str, Any] = dict(request.POST.dict())
     data["is_active"] = bool(request.POST.get("is_active"))
     try:
         services.do_save_offer(request.user, store, data, offer)  # type: ignore[arg-type]
@@ -243,7 +247,9 @@ def settlement_action(request: HttpRequest) -> HttpResponse:
         if action == "prepare":
             settlement.prepare_drafts(user, county_id, year, month)
         elif action == "issue_all":
-            for s in Statement.objects.filter(county_id=county_id, year=year, month=month, status=StatementStatus.DRAFT):
+            for s in Statement.objects.filter(
+                county_id=county_id, year=year, month=month, status=StatementStatus.DRAFT
+            ):
                 settlement.issue(user, s.pk)
         elif action == "issue":
             settlement.issue(user, statement_id)

@@ -109,7 +109,9 @@ def _fund_demo_citizens(demo: Any) -> int:
         return 0
     expires = datetime.datetime(today.year + 1, 9, 30, 23, 59, tzinfo=timezone.get_current_timezone())
     period, _ = ExpiryPeriod.objects.get_or_create(
-        county=county, code=f"demo-{today.year + 1}", defaults={"name": f"{today.year + 1}-09-30", "expires_at": expires}
+        county=county,
+        code=f"demo-{today.year + 1}",
+        defaults={"name": f"{today.year + 1}-09-30", "expires_at": expires},
     )
     funded = 0
     for citizen in Citizen.objects.filter(county=county, phone_e164__in=demo_phones(DEMO_FUNDED_CITIZENS)):

@@ -25,7 +25,7 @@ from .models import Statement, StatementStatus
 from .settlement import county_summary, ntd
 
 FONT = "MSung-Light"
-STATUS_ZH = {
+STATUS_ZH: dict[str, str] = {
     StatementStatus.DRAFT: "草稿",
     StatementStatus.ISSUED: "已發出，待商店確認",
     StatementStatus.CONFIRMED: "商店已確認",
@@ -80,7 +80,8 @@ def statement_pdf(statement: Statement) -> bytes:
     head = ParagraphStyle("head", parent=base, fontSize=15, leading=22, alignment=1)
     story: list[Any] = [Paragraph(f"臺東金幣特約商店請款明細　{statement.period_label}", head), Spacer(1, 4 * mm)]
     table = Table(
-        [[Paragraph(k, base), Paragraph(v, base)] for k, v in statement_figures(statement)], colWidths=[60 * mm, 115 * mm]
+        [[Paragraph(k, base), Paragraph(v, base)] for k, v in statement_figures(statement)],
+        colWidths=[60 * mm, 115 * mm],
     )
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [table, Spacer(1, 5 * mm)]
@@ -142,7 +143,19 @@ def statement_xlsx(statement: Statement) -> bytes:
     return out.getvalue()
 
 
-SUMMARY_HEADER = ["鄉鎮市", "商店名稱", "統一編號", "狀態", "交易筆數", "收取金幣", "退款金幣", "調整金幣", "應付金幣", "應付金額（元）", "撥款參考號"]
+SUMMARY_HEADER = [
+    "鄉鎮市",
+    "商店名稱",
+    "統一編號",
+    "狀態",
+    "交易筆數",
+    "收取金幣",
+    "退款金幣",
+    "調整金幣",
+    "應付金幣",
+    "應付金額（元）",
+    "撥款參考號",
+]
 
 
 def _summary_rows(county_id: int, year: int, month: int) -> tuple[list[list[Any]], dict[str, Any]]:
@@ -206,7 +219,9 @@ def summary_pdf(county_id: int, year: int, month: int) -> bytes:
     head = ParagraphStyle("head", fontName=FONT, fontSize=15, leading=22, alignment=1)
     data: list[list[Any]] = [SUMMARY_HEADER]
     for row in rows:
-        data.append([f"{v:,}" if isinstance(v, int) else (f"{v:,.1f}" if isinstance(v, float) else str(v)) for v in row])
+        data.append(
+            [f"{v:,}" if isinstance(v, int) else (f"{v:,.1f}" if isinstance(v, float) else str(v)) for v in row]
+        )
     data.append(
         [
             "合計",

@@ -137,7 +137,9 @@ class Payment(models.Model):
     channel = models.CharField(max_length=24, choices=PaymentChannel.choices)
     client_key = models.CharField(max_length=64)
     offer = models.ForeignKey(Offer, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    staff = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     ledger_transfer_id = models.BigIntegerField(null=True, blank=True, unique=True)
     created_at = models.DateTimeField(db_index=True)
     refund_transfer_id = models.BigIntegerField(null=True, blank=True, unique=True)
@@ -195,7 +197,9 @@ class Voucher(models.Model):
     citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="store_vouchers")
     code = models.CharField(max_length=12, unique=True)
     used_at = models.DateTimeField(null=True, blank=True)
-    used_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
 
 class StoreSettings(models.Model):
@@ -269,7 +273,9 @@ class Statement(models.Model):
     snapshot_hash = models.CharField(max_length=64, blank=True)
     computed_at = models.DateTimeField(null=True, blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
-    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -289,7 +295,9 @@ class Statement(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     paid_at = models.DateTimeField(null=True, blank=True)
-    paid_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    paid_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     bank_reference = models.CharField(max_length=64, blank=True)
     payout_transfer_id = models.BigIntegerField(null=True, blank=True)
 

@@ -233,7 +233,12 @@ def confirm_request(
     now = now or timezone.now()
     key = f"request-{int(request_id)}"
     with transaction.atomic():
-        req = PaymentRequest.objects.select_for_update().select_related("citizen").filter(pk=request_id, store=store).first()
+        req = (
+            PaymentRequest.objects.select_for_update()
+            .select_related("citizen")
+            .filter(pk=request_id, store=store)
+            .first()
+        )
         if req is None:
             raise NotFound()
         if req.status == RequestStatus.CONFIRMED and req.payment_id:

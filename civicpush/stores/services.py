@@ -196,7 +196,10 @@ def do_remove_store_staff(actor: StaffUser, store: Store, membership_id: int) ->
     membership.save(update_fields=["is_active"])
     StaffUser.objects.filter(pk=membership.user_id).update(is_active=False)
     log_action(
-        "stores.staff.removed", actor=actor, obj=store, data={"user": membership.user_id, "username": membership.user.username}
+        "stores.staff.removed",
+        actor=actor,
+        obj=store,
+        data={"user": membership.user_id, "username": membership.user.username},
     )
 
 
@@ -256,4 +259,3 @@ def do_regenerate_store_code(actor: StaffUser, store: Store) -> Store:
     store.save(update_fields=["pay_token", "updated_at"])
     log_action("stores.store.code_regenerated", actor=actor, obj=store, data={"at": timezone.now()})
     return store
-

@@ -160,7 +160,10 @@ def prepare_drafts(actor: StaffUser, county_id: int, year: int, month: int) -> l
         statement.save()
         out.append(statement)
     log_action(
-        "stores.statements.prepared", actor=actor, county_id=county_id, data={"year": year, "month": month, "count": len(out)}
+        "stores.statements.prepared",
+        actor=actor,
+        county_id=county_id,
+        data={"year": year, "month": month, "count": len(out)},
     )
     return out
 
@@ -273,7 +276,10 @@ def resolve_dispute(actor: StaffUser, statement_id: int, adjustment_coins: Any, 
     statement.resolution, statement.resolved_at, statement.resolved_by = resolution, timezone.now(), actor
     statement.save()
     log_action(
-        "stores.statement.dispute_resolved", actor=actor, obj=statement, data={"adjustment": coins, "resolution": resolution}
+        "stores.statement.dispute_resolved",
+        actor=actor,
+        obj=statement,
+        data={"adjustment": coins, "resolution": resolution},
     )
     return statement
 
@@ -324,7 +330,11 @@ def mark_paid(actor: StaffUser, statement_id: int, bank_reference: str) -> State
         "stores.statement.paid",
         actor=actor,
         obj=statement,
-        data={"bank_reference": reference, "coins": statement.ledger_net_coins, "transfer": statement.payout_transfer_id},
+        data={
+            "bank_reference": reference,
+            "coins": statement.ledger_net_coins,
+            "transfer": statement.payout_transfer_id,
+        },
     )
     return statement
 

@@ -9,7 +9,9 @@ urlpatterns = [
     path("stores/new/", views.store_create, name="store_create"),
     path("stores/<int:store_id>/", views.store_detail, name="store_detail"),
     path("stores/<int:store_id>/staff/", views.staff_add, name="store_staff_add"),
-    path("stores/<int:store_id>/staff/<int:membership_id>/<str:action>/", views.staff_action, name="store_staff_action"),
+    path(
+        "stores/<int:store_id>/staff/<int:membership_id>/<str:action>/", views.staff_action, name="store_staff_action"
+    ),
     path("stores/<int:store_id>/offers/", views.offer_save, name="store_offer_save"),
     path("stores/settlement/", views.settlement_page, name="store_settlement"),
     path("stores/settlement/action/", views.settlement_action, name="store_settlement_action"),

@@ -127,7 +127,7 @@ def results(survey: Survey) -> SurveyResults:
     scale_ids = {q.pk for q in questions if q.kind == QuestionKind.SCALE}
     scale_per_response: dict[Any, list[int]] = defaultdict(lambda: [0, 0])
     for a in answers:
-        by_q[a["question_id"]].append(a)
+        by_q[a["question_id"]].append(dict(a))
         if a["question_id"] in scale_ids and a["number"]:
             acc = scale_per_response[a["response_id"]]
             acc[0] += 1
@@ -287,15 +287,15 @@ def export_table(survey: Survey) -> tuple[list[str], list[list[Any]]]:
                 "" if r.all_correct is None else (_("yes") if r.all_correct else _("no")),
             ]
         for q in questions:
-            a = answers[r.pk].get(q.pk)
-            if a is None:
+            found = answers[r.pk].get(q.pk)
+            if found is None:
                 row.append("")
             elif q.kind in CHOICE_KINDS:
-                row.append("、".join(names.get(c, "") for c in a.choices))
+                row.append("、".join(names.get(c, "") for c in found.choices))
             elif q.kind in NUMBER_KINDS:
-                row.append(a.number)
+                row.append(found.number)
             else:
-                row.append(a.text)
+                row.append(found.text)
         rows.append(row)
     return header, rows
 
@@ -354,3 +354,19 @@ def last_response(citizen: Citizen, survey: Survey) -> Response | None:
     return (
         Response.objects.filter(survey=survey, citizen=citizen).prefetch_related("answers").order_by("-attempt").first()
     )
+
+
+def satisfaction_rate_for_group(group_id: int) -> float | None:
+    """Share of 4–5 answers on the 1–5 scales of the questionnaires pushed to a group (e.g. an
+    event's attendees), first attempts only; None when there are none (used by events)."""
+    from civicpush.pushes.models import PushTargetGroup
+
+    push_ids = PushTargetGroup.objects.filter(group_id=group_id).values("push_id")
+    scale = Answer.objects.filter(
+        response__survey__push_id__in=push_ids,
+        response__attempt=1,
+        question__kind=QuestionKind.SCALE,
+        number__isnull=False,
+    )
+    total = scale.count()
+    return rate(scale.filter(number__gte=4).count(), total) if total else None

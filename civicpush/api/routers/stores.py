@@ -98,5 +98,10 @@ def today(request: HttpRequest) -> DayOut:
     _staff, store = _store_of(request)
     t = pay.day_total(store)
     return DayOut(
-        day=t.day, payments=t.payments, coins=t.coins, refunds=t.refunds, refunded_coins=t.refunded_coins, net_coins=t.net_coins
+        day=t.day,
+        payments=t.payments,
+        coins=t.coins,
+        refunds=t.refunds,
+        refunded_coins=t.refunded_coins,
+        net_coins=t.net_coins,
     )

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from civicpush.cases import callbacks, services
 from civicpush.cases.models import CallbackStatus, Case, CaseCallback, CaseEvent, NonWorkingDay
-from civicpush.cases.tasks import declare_overdue_cases, retry_case_callbacks
+from civicpush.cases.tasks import declare_overdue_cases, retry_case_callbacks, send_case_callback
 from civicpush.core.models import AuditEntry
 from civicpush.delivery.models import SystemNotice
 from civicpush.pushes.models import Push
@@ -169,9 +169,14 @@ def _with_callback(org: Any, url: str) -> tuple[Any, str]:
 
 
 def _open_and_send(kc: Any, django_capture_on_commit_callbacks: Any) -> CaseCallback:
-    with django_capture_on_commit_callbacks(execute=True):
+    """Open a case; the first attempt is what runs on commit (send_case_callback). The notice's own
+    on-commit fan-out is left out: it is the delivery app's to test."""
+    with django_capture_on_commit_callbacks(execute=False) as queued:
         _open(kc)
-    return CaseCallback.objects.get()
+    assert queued, "the callback is sent on commit"
+    callback = CaseCallback.objects.get()
+    send_case_callback.apply(args=[callback.pk])
+    return callback
 
 
 def test_callbacks_are_signed_and_delivered(org: Any, receiver_factory: Any, django_capture_on_commit_callbacks: Any) -> None:

@@ -21,7 +21,7 @@ from civicpush.citizens.tests.factories import taitung
 from civicpush.core.middleware import STAFF_LAST_SEEN_KEY
 
 from .. import shell
-from .pushes import client_for, new_citizen
+from .pushes import client_for, new_citizen, send_push
 
 pytestmark = pytest.mark.django_db
 _TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([A-Za-z0-9]+)"')
@@ -130,3 +130,21 @@ def test_cached_sessions_through_the_shared_client_end_at_sign_out(org: Any, sha
     replay = Client()
     replay.cookies["sessionid"] = key
     assert replay.get("/me/")["Location"] == "/signin/"
+
+
+def test_a_remembered_rendered_page_follows_reads_and_new_pushes(org: Any) -> None:
+    citizen = new_citizen()
+    client = client_for(citizen)
+    first = send_push(org, title="第一則")
+
+    def page() -> str:
+        return _TOKEN.sub("T", client.get("/").content.decode())
+
+    before = page()
+    assert page() == before  # the same page again (the remembered one), a fresh token aside
+    assert "第一則" in before and "unread-dot" in before
+    assert client.get(f"/m/{first.pk}/").status_code == 200  # opening it records the read
+    after_read = page()
+    assert after_read != before and "unread-dot" not in after_read
+    send_push(org, title="第二則")
+    assert "第二則" in page()

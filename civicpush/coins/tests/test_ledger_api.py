@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from civicpush.api.tests.conftest import issue_key
+from civicpush.api.tests.conftest import IssuedKey, issue_key
 from civicpush.coins import ledger
 from civicpush.coins.models import Transfer
+from civicpush.org.services import do_create_api_key
 
 from .ledger_fixtures import make_citizen, make_world
 
@@ -110,7 +111,10 @@ def test_a_unit_key_cannot_move_other_units_or_citizens_coins(org: Any, pools: d
         assert response.status_code == 403, response.content
         assert response["Content-Type"] == "application/problem+json"
     # A squad's key does not reach its parent brigade's pool.
-    squad_key = issue_key(org, "taitung-squad")
+    squad_row, squad_raw = do_create_api_key(
+        actor=org.user("taitung-brigade.manager"), unit=org.unit("taitung-squad"), name="squad system", kind="live"
+    )
+    squad_key = IssuedKey(row=squad_row, raw=squad_raw)
     response = Client().post(URL, _pay(pools["own"], pools["wallet"]), content_type="application/json",
                              **squad_key.bearer)  # fmt: skip
     assert response.status_code == 403

@@ -26,7 +26,7 @@ from ..vapid import VapidSigner
 from ..webpush import MAX_PLAINTEXT, InvalidSubscription, PayloadTooLarge, cached_subscriber_keys, encrypt
 from .base import Nudge, SendResult, Target, Verdict
 
-DEFAULT_CONNECTIONS_PER_ORIGIN = 8
+DEFAULT_CONNECTIONS_PER_ORIGIN = 16
 REQUEST_TIMEOUT = 30.0
 
 
@@ -194,54 +194,36 @@ class WebPushAdapter:
         self.signer = signer or VapidSigner()
         self.pool = Http11Pool(connections_per_origin)
 
-    def encrypt_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[tuple[Target, bytes | SendResult]]:
-        """Encrypt every target's copy (CPU only; callers may do this before any I/O)."""
-        payload = nudge_payload(nudge)
-        out: list[tuple[Target, bytes | SendResult]] = []
-        for t in targets:
-            try:
-                out.append((t, encrypt(payload, cached_subscriber_keys(t.p256dh, t.auth))))
-            except InvalidSubscription as exc:
-                out.append((t, SendResult(Verdict.GONE, None, error=f"invalid subscription keys: {exc}"[:200])))
-        return out
-
     async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        return await self.send_encrypted(self.encrypt_batch(targets, nudge), nudge)
-
-    async def send_encrypted(
-        self, prepared: Sequence[tuple[Target, bytes | SendResult]], nudge: Nudge
-    ) -> list[SendResult]:
-        results: list[SendResult | None] = [None] * len(prepared)
+        """Encrypt and send every target's copy. Each connection's coroutine encrypts its next message
+        just before sending it, so the CPU work of one overlaps the round trips of the others."""
+        payload = nudge_payload(nudge)
+        results: list[SendResult | None] = [None] * len(targets)
         common = (
             f"TTL: {int(nudge.ttl_seconds)}\r\nUrgency: {'high' if nudge.urgent else 'normal'}\r\n"
             f"Topic: {topic_for(nudge)}\r\nContent-Encoding: aes128gcm\r\n"
             "Content-Type: application/octet-stream\r\n"
         )
-        by_origin: dict[str, list[int]] = {}
-        parsed: list[tuple[str, str, str] | None] = [None] * len(prepared)
-        for i, (target, body) in enumerate(prepared):
-            if isinstance(body, SendResult):
-                results[i] = body
-                continue
+        by_origin: dict[tuple[str, str], list[tuple[int, str]]] = {}
+        for i, target in enumerate(targets):
             parts = urlsplit(target.address)
             if parts.scheme not in ("https", "http") or not parts.netloc:
                 results[i] = SendResult(Verdict.GONE, None, error="not a push endpoint URL")
                 continue
-            path = parts.path or "/"
-            if parts.query:
-                path += "?" + parts.query
-            parsed[i] = (parts.scheme, parts.netloc, path)
-            by_origin.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(i)
+            path = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+            by_origin.setdefault((parts.scheme, parts.netloc), []).append((i, path))
 
-        async def worker(origin: _Origin, queue: list[int], authorization: str) -> None:
+        async def worker(origin: _Origin, queue: list[tuple[int, str]], authorization: str) -> None:
+            prefix = f"Host: {origin.netloc}\r\n{common}Authorization: {authorization}\r\nContent-Length: "
             while queue:
-                i = queue.pop()
-                body = prepared[i][1]
-                assert isinstance(body, bytes) and parsed[i] is not None
-                head = (
-                    f"POST {parsed[i][2]} HTTP/1.1\r\nHost: {origin.netloc}\r\n{common}"
-                    f"Authorization: {authorization}\r\nContent-Length: {len(body)}\r\n\r\n"
-                ).encode("latin-1")
+                i, path = queue.pop()
+                target = targets[i]
+                try:
+                    body = encrypt(payload, cached_subscriber_keys(target.p256dh, target.auth))
+                except InvalidSubscription as exc:
+                    results[i] = SendResult(Verdict.GONE, None, error=f"invalid subscription keys: {exc}"[:200])
+                    continue
+                head = f"POST {path} HTTP/1.1\r\n{prefix}{len(body)}\r\n\r\n".encode("latin-1")
                 try:
                     status, headers = await self.pool.request(origin, head, body)
                     results[i] = verdict_for(status, headers)
@@ -249,12 +231,11 @@ class WebPushAdapter:
                     results[i] = SendResult(Verdict.RETRY, None, error=f"network: {type(exc).__name__}"[:200])
 
         jobs = []
-        for key, indexes in by_origin.items():
-            scheme, netloc, _ = parsed[indexes[0]]  # type: ignore[misc]
+        for (scheme, netloc), items in by_origin.items():
             origin = self.pool.origin(scheme, netloc)
-            authorization = self.signer.authorization(key)
-            queue = indexes[::-1]
-            n = min(self.pool.connections_per_origin, len(indexes))
+            authorization = self.signer.authorization(f"{scheme}://{netloc}")
+            queue = items[::-1]
+            n = min(self.pool.connections_per_origin, len(items))
             jobs.extend(worker(origin, queue, authorization) for _ in range(n))
         if jobs:
             await asyncio.gather(*jobs)

@@ -75,3 +75,17 @@ def ec_key() -> Any:
 
 
 APNS_TOKEN = "a1" * 32  # a well-formed 32-byte device token (hex)
+
+
+def run_async(coro: Any) -> Any:
+    """asyncio.run(coro) — in a thread of its own when this thread already runs an event loop (the
+    browser tests' Playwright keeps one running in the main thread for the whole session)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -3,7 +3,6 @@ reused, renewed after ExpiredProviderToken), the request headers, and each docum
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from civicpush.delivery.fakes.apns import FakeApns
 from civicpush.delivery.providers import apns
 from civicpush.delivery.providers.base import Nudge, Target, Verdict
 
-from .deledge_helpers import APNS_TOKEN, ec_key, pem_private, pem_public
+from .deledge_helpers import APNS_TOKEN, ec_key, pem_private, pem_public, run_async
 
 TEAM, KEY_ID, TOPIC = "TEAM123456", "KEY1234567", "tw.gov.civicpush.test"
 KEY = ec_key()
@@ -43,7 +42,7 @@ def send(fake: FakeApns, tokens: list[str], nudge: Nudge = NUDGE) -> list[Any]:
         finally:
             await adapter.aclose()
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_each_documented_answer_maps_to_its_verdict(fake: FakeApns) -> None:
@@ -127,13 +126,13 @@ def test_a_wrong_topic_or_key_is_a_failure_not_a_removal(fake: FakeApns) -> None
     wrong_topic = apns.ApnsAdapter(
         key_pem=pem_private(KEY), key_id=KEY_ID, team_id=TEAM, topic="other.app", base_url=fake.url
     )
-    result = asyncio.run(run(wrong_topic))
+    result = run_async(run(wrong_topic))
     assert result.verdict == Verdict.FAILED and "TopicDisallowed" in result.error
     apns.clear_token_cache()
     other_key = apns.ApnsAdapter(
         key_pem=pem_private(ec_key()), key_id=KEY_ID, team_id=TEAM, topic=TOPIC, base_url=fake.url
     )
-    result = asyncio.run(run(other_key))
+    result = run_async(run(other_key))
     assert result.verdict == Verdict.FAILED and "InvalidProviderToken" in result.error
 
 
@@ -151,4 +150,4 @@ def test_make_adapter_reads_the_settings(settings: Any, fake: FakeApns) -> None:
         finally:
             await adapter.aclose()
 
-    assert asyncio.run(run())[0].verdict == Verdict.DELIVERED
+    assert run_async(run())[0].verdict == Verdict.DELIVERED

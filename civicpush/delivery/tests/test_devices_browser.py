@@ -3,6 +3,7 @@ devices and removes one; the page passes an axe scan."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -61,3 +62,46 @@ def test_a_citizen_sees_their_devices_and_removes_one(live_server: Any, phone_pa
     assert page.locator(".device").count() == 1
     assert "Pixel 8" not in page.locator(".device-list").inner_text()
     assert [d.label for d in devices.active_devices(alice)] == ["Chrome · Android"]
+
+
+def test_the_service_worker_shows_a_pushed_nudge(live_server: Any, phone_page: Any) -> None:
+    """A push delivered to the service worker (through Chromium's DevTools protocol, as a push
+    service would) shows the nudge's title, body and icon, tagged with the push."""
+    alice = citizen()
+    page = phone_page
+    signed_in(page, live_server, alice)
+    page.context.grant_permissions(["notifications"], origin=live_server.url)
+    cdp = page.context.new_cdp_session(page)
+    registrations: list[dict[str, Any]] = []
+    cdp.on("ServiceWorker.workerRegistrationUpdated", lambda event: registrations.extend(event["registrations"]))
+    page.goto(f"{live_server.url}/me/notifications/")
+    page.wait_for_function("navigator.serviceWorker && navigator.serviceWorker.controller !== null", timeout=15_000)
+    cdp.send("ServiceWorker.enable")
+    page.wait_for_timeout(300)
+    registration_id = next(r["registrationId"] for r in registrations if not r.get("isDeleted"))
+    nudge = {
+        "push_id": 42,
+        "title": "停水通知",
+        "body": "明日上午九時起停水。",
+        "url": "/m/42/",
+        "icon": "",
+        "image": "",
+    }
+    cdp.send(
+        "ServiceWorker.deliverPushMessage",
+        {"origin": live_server.url, "registrationId": registration_id, "data": json.dumps(nudge, ensure_ascii=False)},
+    )
+    shown: list[dict[str, Any]] = []
+    for _ in range(50):
+        shown = page.evaluate(
+            "navigator.serviceWorker.ready.then((r) => r.getNotifications())"
+            ".then((list) => list.map((n) => ({title: n.title, body: n.body, icon: n.icon, tag: n.tag, data: n.data})))"
+        )
+        if shown:
+            break
+        page.wait_for_timeout(100)
+    assert len(shown) == 1
+    [notification] = shown
+    assert notification["title"] == "停水通知" and notification["body"] == "明日上午九時起停水。"
+    assert notification["tag"] == "push-42" and notification["data"]["push_id"] == 42
+    assert notification["icon"].endswith("/static/citizen_web/icons/icon-192.png")

@@ -3,7 +3,6 @@ mapped to verdicts (2xx delivered, 4xx and dropped connections retried, 5xx fail
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 import socket
@@ -15,6 +14,8 @@ from aiosmtpd.controller import Controller
 
 from civicpush.delivery.providers import email as email_adapter
 from civicpush.delivery.providers.base import Nudge, Target, Verdict
+
+from .deledge_helpers import run_async
 
 NUDGE = Nudge(push_id=42, title="案件進度通知", body="您申請的消防安全設備圖說審查已完成，請至收件匣查看。")
 
@@ -62,7 +63,7 @@ def smtp(settings: Any) -> Iterator[Mailbox]:
 def send(targets: list[str], nudge: Nudge = NUDGE) -> list[Any]:
     # The SMTP settings as make_adapter() reads them; the agency lookup (a database read) stubbed.
     adapter = email_adapter.EmailAdapter(sender_of=lambda push_id: "臺東縣消防局")
-    return asyncio.run(adapter.send_batch([Target(i, None, a) for i, a in enumerate(targets)], nudge))
+    return run_async(adapter.send_batch([Target(i, None, a) for i, a in enumerate(targets)], nudge))
 
 
 def test_a_notice_is_mailed_with_the_agency_in_the_subject_and_a_link_to_the_inbox(smtp: Mailbox) -> None:

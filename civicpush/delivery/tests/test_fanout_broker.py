@@ -24,14 +24,14 @@ pytestmark = [
     pytest.mark.skipif(not os.environ.get("CELERY_BROKER_URL"), reason="needs CELERY_BROKER_URL (a real broker)"),
     pytest.mark.skipif(connection.vendor != "postgresql", reason="the workers share the PostgreSQL test database"),
 ]
-DEVICES = 2400
+DEVICES = 1200
 
 
 def _start_worker(n: int) -> subprocess.Popen[bytes]:
     # The production settings module: with CELERY_BROKER_URL set, tasks a worker enqueues (the
     # batches) go through the broker (settings_test forces in-process tasks).
     env = worker_env(
-        CIVICPUSH_DELIVERY_BATCH_SIZE="150",
+        CIVICPUSH_DELIVERY_BATCH_SIZE="100",
         CIVICPUSH_LOG_LEVEL="WARNING",
         DJANGO_SETTINGS_MODULE="civicpush.config.settings",
     )
@@ -68,7 +68,7 @@ def _wait(predicate, timeout: float) -> bool:  # type: ignore[no-untyped-def]
 
 def test_two_workers_share_a_broadcast_without_duplicates_and_a_notice_does_not_wait(transactional_db, org):
     sink = start_sink(subscribers=DEVICES + 1, check_every=50)
-    sink.delay = 0.02  # each bulk batch takes a while, as against a real push service
+    sink.delay = 0.04  # each bulk batch takes a while, as against a real push service
     celery_app.control.purge()
     workers = [_start_worker(1), _start_worker(2)]
     previous = celery_app.conf.task_always_eager

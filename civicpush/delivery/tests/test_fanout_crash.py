@@ -11,8 +11,6 @@ import subprocess
 import sys
 import time
 
-import pytest
-
 from civicpush.delivery.models import DeliveryOutcome, Fanout, FanoutBatch, FanoutStatus, OutcomeStatus
 from civicpush.pushes.models import DispatchStatus
 from civicpush.pushes.tests.conftest import make_citizen

@@ -3,7 +3,6 @@ the message it sends, and each documented answer mapped to a verdict."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,7 @@ from civicpush.delivery.fakes.fcm import FakeFcm
 from civicpush.delivery.providers import fcm
 from civicpush.delivery.providers.base import Nudge, Target, Verdict
 
-from .deledge_helpers import ec_key, pem_private, pem_public, rsa_key
+from .deledge_helpers import ec_key, pem_private, pem_public, rsa_key, run_async
 
 NUDGE = Nudge(push_id=42, title="停水通知", body="明日上午九時起停水。", url="/m/42/", topic="water-42", urgent=True)
 
@@ -48,7 +47,7 @@ def send(fake: FakeFcm, tokens: list[str], nudge: Nudge = NUDGE, **kwargs: Any) 
         finally:
             await adapter.aclose()
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def test_each_documented_answer_maps_to_its_verdict(fake: FakeFcm) -> None:
@@ -127,7 +126,7 @@ def test_network_failure_is_a_retry() -> None:
         finally:
             await adapter.aclose()
 
-    [result] = asyncio.run(run())
+    [result] = run_async(run())
     assert result.verdict == Verdict.RETRY
 
 
@@ -147,6 +146,6 @@ def test_make_adapter_reads_the_settings(settings: Any, fake: FakeFcm, tmp_path:
         finally:
             await adapter.aclose()
 
-    [result] = asyncio.run(run())
+    [result] = run_async(run())
     assert result.verdict == Verdict.DELIVERED
     assert fake.messages[0]["android"]["priority"] == "HIGH"  # an urgent nudge

@@ -3,7 +3,6 @@ parts, the adapter's verdicts through the pluggable gateway, and the OTP path le
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -19,6 +18,8 @@ from civicpush.citizens.sms import (
 )
 from civicpush.delivery.providers import sms
 from civicpush.delivery.providers.base import Nudge, Target, Verdict
+
+from .deledge_helpers import run_async
 
 PHONE = "+886912345678"
 LONG_BODY = (
@@ -42,7 +43,7 @@ class Recorder:
 
 
 def send(adapter: sms.SmsAdapter, nudge: Nudge, phones: list[str]) -> list[Any]:
-    return asyncio.run(adapter.send_batch([Target(i, None, p) for i, p in enumerate(phones)], nudge))
+    return run_async(adapter.send_batch([Target(i, None, p) for i, p in enumerate(phones)], nudge))
 
 
 def test_a_short_notice_is_one_sms_opening_with_the_last_three_digits_and_the_agency() -> None:

@@ -152,7 +152,7 @@ def test_retrying_the_same_payment_charges_once(world) -> None:
     with pytest.raises(Conflict):  # a different form for a paid bill
         payments.do_pay_bill(citizen, bill.pk, PIN, "form-key-0010")
     assert Payment.objects.count() == 1
-    assert Transfer.objects.filter(kind="parking.payment").count() == 1
+    assert Transfer.objects.filter(kind=payments.KIND_PAYMENT).count() == 1
     assert wallet(citizen) == 600
     # The operator, asked again with the same reference, answers with the first receipt.
     receipt = simulator.SimulatedOperator().pay(bill.bill_no, 40, first.reference)

@@ -53,8 +53,8 @@ def test_two_concurrent_scans_of_one_pay_code_charge_once(org):
         token = issue_pay_code(citizen).token
         results = _race(
             [
-                lambda t=token: pay.charge_pay_code(shop.cashier, shop.store, t, 300, f"race-a-{round_}-xxxx"),
-                lambda t=token: pay.charge_pay_code(other.cashier, other.store, t, 300, f"race-b-{round_}-xxxx"),
+                lambda t=token, r=round_: pay.charge_pay_code(shop.cashier, shop.store, t, 300, f"race-a-{r}-xxxx"),
+                lambda t=token, r=round_: pay.charge_pay_code(other.cashier, other.store, t, 300, f"race-b-{r}-xxxx"),
             ]
         )
         won = [r for r in results if isinstance(r, pay.PaymentResult)]

@@ -139,7 +139,9 @@ def test_a_refund_is_a_reversing_transfer_made_once(org):
 
 def test_offer_stock_never_goes_below_zero(org):
     shop = make_shop(org)
-    offer = services.do_save_offer(shop.operator, shop.store, {"title": "紅烏龍茶包", "coin_price": "300", "stock": "1"})
+    offer = services.do_save_offer(
+        shop.operator, shop.store, {"title": "紅烏龍茶包", "coin_price": "300", "stock": "1"}
+    )
     a, b = funded_citizen(shop), funded_citizen(shop)
     voucher = pay.redeem_in_app(a, offer, "redeem-0001")
     assert pay.redeem_in_app(a, offer, "redeem-0001").pk == voucher.pk  # a double tap is one redemption
@@ -173,7 +175,10 @@ def test_a_citizen_scans_the_store_code_and_the_store_confirms(org):
 def test_the_store_app_charge_page_is_idempotent(client, org):
     shop = make_shop(org)
     citizen = funded_citizen(shop, 1000)
-    assert client.post("/store/login/", {"username": shop.cashier.username, "password": shop.cashier_password}).status_code == 302
+    assert (
+        client.post("/store/login/", {"username": shop.cashier.username, "password": shop.cashier_password}).status_code
+        == 302
+    )
     token = issue_pay_code(citizen).token
     form = {"code": token, "amount": "80", "client_key": "cabcdef0123456789"}
     first = client.post("/store/charge/", form)

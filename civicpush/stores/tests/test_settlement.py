@@ -35,7 +35,9 @@ def _march_activity(org):
         paid = []
         for i, c in enumerate(citizens):
             for j, coins in enumerate((100, 250)):
-                paid.append(pay.charge_pay_code(shop.cashier, shop.store, issue_pay_code(c).token, coins, f"m-{i}-{j}-xxxx"))
+                paid.append(
+                    pay.charge_pay_code(shop.cashier, shop.store, issue_pay_code(c).token, coins, f"m-{i}-{j}-xxxx")
+                )
         pay.refund(shop.cashier, shop.store, paid[0].payment.pk, "退貨")
     # A payment in April does not belong to March.
     with time_machine.travel(IN_APRIL + datetime.timedelta(days=1), tick=True):
@@ -46,12 +48,18 @@ def _march_activity(org):
 def test_statement_totals_equal_the_ledgers_sums_and_the_issued_statement_is_frozen(org):
     shop, citizens = _march_activity(org)
     with time_machine.travel(IN_APRIL, tick=True):
-        [draft] = [s for s in settlement.prepare_drafts(shop.operator, shop.county.pk, 2026, 3) if s.store_id == shop.store.pk]
+        [draft] = [
+            s for s in settlement.prepare_drafts(shop.operator, shop.county.pk, 2026, 3) if s.store_id == shop.store.pk
+        ]
         # Independently from the ledger: what left the citizens' wallets into this store in March, minus reversals.
         start, end = settlement.month_bounds(2026, 3)
         wallets = [ledger.wallet_of(c) for c in citizens]
-        spent = Transfer.objects.filter(debit_account__in=wallets, created_at__gte=start, created_at__lt=end, kind="store_payment")
-        back = Transfer.objects.filter(credit_account__in=wallets, created_at__gte=start, created_at__lt=end, kind="reversal")
+        spent = Transfer.objects.filter(
+            debit_account__in=wallets, created_at__gte=start, created_at__lt=end, kind="store_payment"
+        )
+        back = Transfer.objects.filter(
+            credit_account__in=wallets, created_at__gte=start, created_at__lt=end, kind="reversal"
+        )
         gross = spent.aggregate(s=Sum("amount"))["s"]
         refunds = back.aggregate(s=Sum("amount"))["s"]
         assert (draft.payments_count, draft.gross_coins, draft.refund_coins) == (6, gross, refunds) == (6, 1050, 100)
@@ -72,7 +80,10 @@ def test_statement_totals_equal_the_ledgers_sums_and_the_issued_statement_is_fro
         Statement.objects.get(pk=issued.pk).delete()
     # …and so does the database, even with raw SQL.
     with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("UPDATE stores_statement SET due_coins = due_coins + 1, ledger_net_coins = ledger_net_coins + 1, gross_coins = gross_coins + 1 WHERE id = %s", [issued.pk])
+        cursor.execute(
+            "UPDATE stores_statement SET due_coins = due_coins + 1, ledger_net_coins = ledger_net_coins + 1, gross_coins = gross_coins + 1 WHERE id = %s",
+            [issued.pk],
+        )
     with pytest.raises((IntegrityError, DatabaseError)), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE stores_statement SET status = 'paid' WHERE id = %s", [issued.pk])
     if connection.vendor == "postgresql":
@@ -103,7 +114,12 @@ def test_confirm_approve_pay_clears_the_payable(org):
     assert ledger.balance(pay.payable_account(shop.store)) == before - 950 == 40  # April's payment stays
     assert ledger.balance(settlement.settled_account(shop.county.pk)) == 950
     actions = set(AuditEntry.objects.filter(action__startswith="stores.statement.").values_list("action", flat=True))
-    assert actions == {"stores.statement.issued", "stores.statement.confirmed", "stores.statement.approved", "stores.statement.paid"}
+    assert actions == {
+        "stores.statement.issued",
+        "stores.statement.confirmed",
+        "stores.statement.approved",
+        "stores.statement.paid",
+    }
 
 
 def test_a_dispute_is_fixed_by_an_adjustment_in_the_next_period(org):
@@ -142,5 +158,7 @@ def test_statement_xlsx_and_pdf_read_back_with_the_right_totals(org):
     rows = list(summary.iter_rows(values_only=True))
     total = rows[-1]
     assert total[0] == "合計" and total[8] == sum(r[8] for r in rows[2:-1]) and total[9] == 95.0
-    pdf_text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(exports.summary_pdf(shop.county.pk, 2026, 3))).pages)
+    pdf_text = "".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(exports.summary_pdf(shop.county.pk, 2026, 3))).pages
+    )
     assert "950" in pdf_text and "95.0" in pdf_text

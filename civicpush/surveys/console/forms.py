@@ -3,6 +3,7 @@ services do not check again (they say what is missing or wrong)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
@@ -32,14 +33,14 @@ class SettingsForm(forms.Form):
     budget_id = forms.ChoiceField(label=_("Coin budget"), required=False)
     period_id = forms.ChoiceField(label=_("Coin period (expiry)"), required=False)
 
-    def __init__(self, *args: Any, budgets: list[Any] = (), periods: list[Any] = (), **kwargs: Any) -> None:  # type: ignore[assignment]
+    def __init__(self, *args: Any, budgets: Sequence[Any] = (), periods: Sequence[Any] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["budget_id"].choices = [("", _("This year's reserved budget"))] + [
-            (str(b.pk), f"{b.year} · {b.remaining:,}") for b in budgets
-        ]
-        self.fields["period_id"].choices = [("", _("The first period still running at closing"))] + [
-            (str(p.pk), f"{p.name or p.code} · {p.expires_at:%Y-%m-%d}") for p in periods
-        ]
+        budget_choices: list[tuple[str, Any]] = [("", _("This year's reserved budget"))]
+        budget_choices += [(str(b.pk), f"{b.year} · {b.remaining:,}") for b in budgets]
+        period_choices: list[tuple[str, Any]] = [("", _("The first period still running at closing"))]
+        period_choices += [(str(p.pk), f"{p.name or p.code} · {p.expires_at:%Y-%m-%d}") for p in periods]
+        self.fields["budget_id"].choices = budget_choices  # type: ignore[attr-defined]
+        self.fields["period_id"].choices = period_choices  # type: ignore[attr-defined]
 
 
 class QuestionForm(forms.Form):

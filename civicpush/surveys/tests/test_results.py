@@ -103,3 +103,24 @@ def test_the_trend_compares_repeated_runs_of_the_same_questionnaire(org: Any) ->
         (2, 1, 1.0, 1.0),
     ]
     assert trend[1].is_current
+
+
+def test_satisfaction_rate_for_a_group_counts_the_questionnaires_pushed_to_it(org: Any) -> None:
+    from civicpush.audiences.models import Group, GroupKind, GroupMembership
+    from civicpush.pushes import services as push_services
+
+    people = [new_citizen() for _ in range(4)]
+    unit = org.unit("prevention")
+    group = Group.objects.create(county=unit.county, unit=unit, name="活動出席者1122", kind=GroupKind.STATIC)
+    GroupMembership.objects.bulk_create(
+        [GroupMembership(group=group, citizen=p, added_at=timezone.now() - datetime.timedelta(days=1)) for p in people]
+    )
+    push, survey = quiz_push(org, quota=None, questions=[Q_SCALE], body="請填寫活動滿意度調查")
+    push_services.do_update_draft(
+        org.user("prevention.drafter"), push, target_kind="groups", target_group_ids=[group.pk]
+    )
+    assert selectors.satisfaction_rate_for_group(group.pk) is None
+    send(org, approve(org, push))
+    for n, (p, score) in enumerate(zip(people, [5, 4, 4, 2], strict=True)):
+        _answer(survey, p, right=True, scale=score, text="", n=n)
+    assert selectors.satisfaction_rate_for_group(group.pk) == 0.75
