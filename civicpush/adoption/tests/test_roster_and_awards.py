@@ -97,8 +97,8 @@ def test_seed_award_rules_give_the_seed_recommendations(seed_roster: Any) -> Non
     recs = awards.do_evaluate_period(org.user("admin.drafter"), _period(org))
     assert _outcomes(recs) == {
         ("taitung-brigade", "", "臺東大隊承辦人", "嘉獎一次"),
-        ("taitung-brigade", "Volunteer firefighters (義消)", "臺東大隊承辦人", "嘉獎二次"),
-        ("taitung-brigade", "Volunteer firefighters (義消)", "臺東大隊主管", "嘉獎一次"),
+        ("taitung-brigade", "義消", "臺東大隊承辦人", "嘉獎二次"),
+        ("taitung-brigade", "義消", "臺東大隊主管", "嘉獎一次"),
     }
 
 

@@ -64,6 +64,12 @@ class Command(BaseCommand):
         else:
             created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
         pushes = None if demo_pushes_exist(demo.county) else load_demo_pushes(demo)
+        # Case progress, the adoption roster and awards (issue 9); each loader is idempotent.
+        from civicpush.adoption.demo import load_demo_adoption
+        from civicpush.cases.demo import load_demo_cases
+
+        load_demo_cases(demo)
+        load_demo_adoption(demo)
         from civicpush.stores.demo import load_demo_stores
 
         demo_stores = load_demo_stores(demo)
