@@ -105,9 +105,7 @@ def measure(agency: Agency, period: AwardPeriod) -> Iterator[Measurement]:
             yield Measurement(Fact.VOLUNTEER_GROUP_RATE, sheet.unit, sheet.rate, subject=sheet.kind_label)
     for push in pushes_without_signoff(agency, start, end):
         yield Measurement(Fact.PUSH_WITHOUT_SIGNOFF, push.unit, Decimal(1), subject=push.full_title[:120], push=push)
-    closed = Case.objects.filter(
-        unit__agency=agency, is_sandbox=False, closed_at__gte=start, closed_at__lte=end
-    )
+    closed = Case.objects.filter(unit__agency=agency, is_sandbox=False, closed_at__gte=start, closed_at__lte=end)
     for unit in units:
         mine = closed.filter(unit=unit)
         n = mine.count()
@@ -169,10 +167,17 @@ def do_evaluate_period(actor: Any, period: AwardPeriod) -> list[Recommendation]:
             for user, name in _recipients(rule, m):
                 made.append(
                     Recommendation(
-                        period=period, rule=rule, unit=m.unit, subject=m.subject, fact_value=m.value,
-                        recipient_user=user, recipient_name=name[:100], recipient_role=rule.recipient,
-                        outcome=rule.outcome, push=m.push,
-                    )  # fmt: skip
+                        period=period,
+                        rule=rule,
+                        unit=m.unit,
+                        subject=m.subject,
+                        fact_value=m.value,
+                        recipient_user=user,
+                        recipient_name=name[:100],
+                        recipient_role=rule.recipient,
+                        outcome=rule.outcome,
+                        push=m.push,
+                    )
                 )
     Recommendation.objects.bulk_create(made)
     period.evaluated_at = timezone.now()
@@ -185,5 +190,8 @@ def do_evaluate_period(actor: Any, period: AwardPeriod) -> list[Recommendation]:
 
 
 def recommendation_rows(period: AwardPeriod) -> list[Recommendation]:
-    return list(period.recommendations.select_related("rule", "unit", "recipient_user").order_by("unit__path", "rule__sort_order", "id"))
-
+    return list(
+        period.recommendations.select_related("rule", "unit", "recipient_user").order_by(
+            "unit__path", "rule__sort_order", "id"
+        )
+    )

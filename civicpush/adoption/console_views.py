@@ -4,8 +4,6 @@ list to print and sign). Views parse, authorise, call one service and render."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -85,19 +83,23 @@ def unit_roster(request: HttpRequest, unit_id: int) -> HttpResponse:
                 messages.success(request, _("%(n)s staff added from the unit's accounts.") % {"n": added})
                 return HttpResponseRedirect(request.path)
             elif action in ("override", "remove"):
-                entry = RosterEntry.objects.filter(pk=request.POST.get("entry"), unit=unit, is_active=True).first()
+                entry = RosterEntry.objects.filter(pk=request.POST.get("entry") or 0, unit=unit, is_active=True).first()
                 if entry is None:
                     raise NotFound()
                 if action == "remove":
                     roster.do_remove_entry(request.user, entry)
                 else:
-                    roster.do_set_override(request.user, entry, request.POST.get("override", ""), request.POST.get("override_reason", ""))
+                    roster.do_set_override(
+                        request.user, entry, request.POST.get("override", ""), request.POST.get("override_reason", "")
+                    )
                 messages.success(request, _("Saved."))
                 return HttpResponseRedirect(request.path)
         except (NotFound, PermissionDenied):
             raise
         except DomainError as exc:
-            messages.error(request, " ".join(str(m) for ms in exc.field_errors.values() for m in ms) or str(exc.message))
+            messages.error(
+                request, " ".join(str(m) for ms in exc.field_errors.values() for m in ms) or str(exc.message)
+            )
             status = exc.status
     return render_console(
         request, "adoption/console/unit.html",
@@ -129,7 +131,18 @@ def _agency(request: HttpRequest) -> Agency:
 class RuleForm(forms.ModelForm):
     class Meta:
         model = AwardRule
-        fields = ["name", "fact", "threshold", "upper", "at_most", "recipient", "outcome", "basis", "is_active", "sort_order"]
+        fields = [
+            "name",
+            "fact",
+            "threshold",
+            "upper",
+            "at_most",
+            "recipient",
+            "outcome",
+            "basis",
+            "is_active",
+            "sort_order",
+        ]
 
 
 @require_http_methods(["GET", "POST"])
@@ -142,7 +155,13 @@ def award_rules(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if request.POST.get("action") == "delete" and rule is not None:
-            log_action("adoption.rule.deleted", actor=request.user, obj=rule, county_id=agency.county_id, before={"name": rule.name})
+            log_action(
+                "adoption.rule.deleted",
+                actor=request.user,
+                obj=rule,
+                county_id=agency.county_id,
+                before={"name": rule.name},
+            )
             AwardRule.objects.filter(pk=rule.pk).update(is_active=False)
             messages.success(request, _("The rule is no longer in force."))
             return HttpResponseRedirect(reverse("console:award_rules"))
@@ -168,7 +187,10 @@ class PeriodForm(forms.ModelForm):
     class Meta:
         model = AwardPeriod
         fields = ["name", "starts_on", "deadline"]
-        widgets = {"starts_on": forms.DateInput(attrs={"type": "date"}), "deadline": forms.DateInput(attrs={"type": "date"})}
+        widgets = {
+            "starts_on": forms.DateInput(attrs={"type": "date"}),
+            "deadline": forms.DateInput(attrs={"type": "date"}),
+        }
 
 
 @require_http_methods(["GET", "POST"])
@@ -205,7 +227,10 @@ def _period(request: HttpRequest, period_id: int) -> AwardPeriod:
 def award_period(request: HttpRequest, period_id: int) -> HttpResponse:
     period = _period(request, period_id)
     return render_console(
-        request, "adoption/console/period.html", {"period": period, "rows": awards.recommendation_rows(period)}, section="adoption"
+        request,
+        "adoption/console/period.html",
+        {"period": period, "rows": awards.recommendation_rows(period)},
+        section="adoption",
     )
 
 
@@ -226,4 +251,3 @@ def award_period_export(request: HttpRequest, period_id: int, fmt: str) -> HttpR
     if fmt == "pdf":
         return _download(exports.recommendations_pdf(period, rows), f"awards-{period.pk}.pdf", "application/pdf")
     return _download(exports.recommendations_xlsx(period, rows), f"awards-{period.pk}.xlsx", XLSX)
-

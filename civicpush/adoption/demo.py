@@ -24,7 +24,11 @@ HQ_UNITS = ["rescue", "investigation", "prevention", "disaster", "ems", "command
 STAFF_PLAN = {code: (6, 0.95) for code in HQ_UNITS} | {code: (12, 0.8) for code in BRIGADES}
 STAFF_PLAN["taitung-brigade"] = (12, 0.92)
 VOLUNTEERS = {
-    "taitung-brigade": [(RosterKind.VOLUNTEER_FIRE, 20, 0.9), (RosterKind.WOMEN_PREVENTION, 10, 0.7), (RosterKind.PHOENIX, 8, 1.0)],
+    "taitung-brigade": [
+        (RosterKind.VOLUNTEER_FIRE, 20, 0.9),
+        (RosterKind.WOMEN_PREVENTION, 10, 0.7),
+        (RosterKind.PHOENIX, 8, 1.0),
+    ],
     "guanshan-brigade": [(RosterKind.VOLUNTEER_FIRE, 15, 0.6)],
 }
 
@@ -71,7 +75,10 @@ def load_demo_adoption(demo: Any) -> int:
         staff_groups.refresh(definition)
     today = timezone.localdate()
     period = AwardPeriod.objects.create(
-        agency=demo.agency, name=f"{today.year - 1911}年下載使用達成率", starts_on=datetime.date(today.year, 1, 1), deadline=today
+        agency=demo.agency,
+        name=f"{today.year - 1911}年下載使用達成率",
+        starts_on=datetime.date(today.year, 1, 1),
+        deadline=today,
     )
     awards.do_evaluate_period(demo.user("admin.drafter"), period)
     return created

@@ -30,6 +30,8 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def safe_cell(value: Any) -> Any:
     """Text a spreadsheet will not run as a formula (names are typed in by staff)."""
     return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 FONT = "MSung-Light"
 YES, NO = "是", "否"
 
@@ -119,7 +121,10 @@ def roster_pdf(sheets: Sequence[RosterSheet]) -> bytes:
         rows += [[_p(v, base) for v in row] for row in _pairs(sheet)]
         story.append(Table(rows, colWidths=[45 * mm, 35 * mm, 45 * mm, 35 * mm], style=GRID, repeatRows=1))
         story.append(Spacer(1, 3 * mm))
-        totals = [[_p(h, base) for h in ("總數", "已下載數", "達成率")], [_p(sheet.total, base), _p(sheet.adopted, base), _p(f"{sheet.rate}%", base)]]
+        totals = [
+            [_p(h, base) for h in ("總數", "已下載數", "達成率")],
+            [_p(sheet.total, base), _p(sheet.adopted, base), _p(f"{sheet.rate}%", base)],
+        ]
         story.append(Table(totals, colWidths=[53 * mm, 53 * mm, 54 * mm], style=GRID))
         story.append(Spacer(1, 12 * mm))
         story.append(_p("承辦人：＿＿＿＿＿＿＿＿＿＿　　　　單位主管：＿＿＿＿＿＿＿＿＿＿", base))
@@ -147,7 +152,11 @@ def recommendations_xlsx(period: AwardPeriod, rows: Sequence[Recommendation]) ->
     wb = Workbook()
     ws = wb.active
     ws.title = "獎懲建議"
-    ws.append([f"{period.agency.name} 獎懲建議名冊：{safe_cell(period.name)}（{period.starts_on:%Y-%m-%d}～{period.deadline:%Y-%m-%d}）"])
+    ws.append(
+        [
+            f"{period.agency.name} 獎懲建議名冊：{safe_cell(period.name)}（{period.starts_on:%Y-%m-%d}～{period.deadline:%Y-%m-%d}）"
+        ]
+    )
     ws.append(REC_HEADERS)
     for r in rows:
         ws.append([safe_cell(v) for v in _recommendation_cells(r)])

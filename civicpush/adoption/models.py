@@ -60,7 +60,9 @@ class StaffGroupDefinition(models.Model):
     base_name = models.CharField(_("name"), max_length=40)  # e.g. 局本部 → 消防局局本部1201
     owner_unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="+")
     root_units = models.ManyToManyField(Unit, related_name="+")
-    current_group = models.ForeignKey("audiences.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    current_group = models.ForeignKey(
+        "audiences.Group", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     refreshed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -74,7 +76,10 @@ class Fact(models.TextChoices):
     PUSH_WITHOUT_SIGNOFF = "push_without_signoff", _("Push published without its completed sign-off")
     CASES_CLOSED = "cases_closed", _("Cases closed in the period (count)")
     CASES_ON_TIME_RATE = "cases_on_time_rate", _("Cases closed within the standard time (%)")
-    CASE_FIRST_RESPONSE_HOURS = "case_first_response_hours", _("Average hours from receipt to the first progress notice")
+    CASE_FIRST_RESPONSE_HOURS = (
+        "case_first_response_hours",
+        _("Average hours from receipt to the first progress notice"),
+    )
 
 
 class Recipient(models.TextChoices):

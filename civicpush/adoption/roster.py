@@ -75,7 +75,7 @@ def adopted_mobiles(mobiles: set[str], as_of: datetime.datetime | None = None) -
     qs = Citizen.objects.filter(phone_e164__in=[m for m in mobiles if m], status=CitizenStatus.ACTIVE)
     if as_of is not None:
         qs = qs.filter(created_at__lte=as_of)
-    return set(qs.values_list("phone_e164", flat=True))
+    return {p for p in qs.values_list("phone_e164", flat=True) if p}
 
 
 def sheets(units: Any, as_of: datetime.datetime | None = None, *, kind: str | None = None) -> list[RosterSheet]:
@@ -146,15 +146,20 @@ def do_sync_staff(actor: Any, unit: Unit) -> int:
     yet (name and mobile from their staff account); returns how many were added."""
     require_roster(actor, unit)
     listed = set(
-        RosterEntry.objects.filter(unit=unit, kind=RosterKind.STAFF, staff_user__isnull=False, is_active=True).values_list(
-            "staff_user_id", flat=True
-        )
+        RosterEntry.objects.filter(
+            unit=unit, kind=RosterKind.STAFF, staff_user__isnull=False, is_active=True
+        ).values_list("staff_user_id", flat=True)
     )
     added = 0
     seen: set[int] = set()
     for a in RoleAssignment.objects.filter(unit=unit).select_related("user").order_by("user__username"):
         user = a.user
-        if user.pk in listed or user.pk in seen or not user.is_active or user.username.startswith(("api-key:", "system.")):
+        if (
+            user.pk in listed
+            or user.pk in seen
+            or not user.is_active
+            or user.username.startswith(("api-key:", "system."))
+        ):
             continue
         seen.add(user.pk)
         mobile = ""
@@ -164,7 +169,12 @@ def do_sync_staff(actor: Any, unit: Unit) -> int:
             except ValidationFailed:
                 mobile = ""
         RosterEntry.objects.create(
-            county_id=unit.county_id, unit=unit, kind=RosterKind.STAFF, name=str(user)[:50], mobile=mobile, staff_user=user
+            county_id=unit.county_id,
+            unit=unit,
+            kind=RosterKind.STAFF,
+            name=str(user)[:50],
+            mobile=mobile,
+            staff_user=user,
         )
         added += 1
     if added:

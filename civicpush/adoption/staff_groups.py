@@ -42,7 +42,7 @@ def member_ids(definition: StaffGroupDefinition) -> list[int]:
     units = Unit.objects.none()
     for root in definition.root_units.all():
         units = units | root.subtree()
-    mobiles = set()
+    mobiles: set[str] = set()
     for sheet in roster.sheets(units.distinct(), kind=RosterKind.STAFF):
         mobiles.update(line.entry.mobile for line in sheet.lines if line.adopted and line.entry.mobile)
     return list(
@@ -61,9 +61,9 @@ def refresh(definition: StaffGroupDefinition, now: datetime.datetime | None = No
     now = now or timezone.now()
     definition = StaffGroupDefinition.objects.select_for_update().get(pk=definition.pk)
     current = definition.current_group
-    if not force and current is not None and current.retired_at is None and definition.refreshed_at is not None:
-        if _this_month(definition.refreshed_at) == _this_month(now):
-            return False
+    up_to_date = current is not None and current.retired_at is None and definition.refreshed_at is not None
+    if not force and up_to_date and _this_month(definition.refreshed_at) == _this_month(now):  # type: ignore[arg-type]
+        return False
     owner = definition.owner_unit
     actor = _actor(owner)
     name = audiences.suggest_group_name(owner, definition.base_name, now)
@@ -81,7 +81,13 @@ def refresh(definition: StaffGroupDefinition, now: datetime.datetime | None = No
     definition.current_group = group
     definition.refreshed_at = now
     definition.save(update_fields=["current_group", "refreshed_at"])
-    log_action("adoption.staff_group.refreshed", actor="system", obj=group, unit_id=owner.pk, data={"definition": definition.pk})
+    log_action(
+        "adoption.staff_group.refreshed",
+        actor="system",
+        obj=group,
+        unit_id=owner.pk,
+        data={"definition": definition.pk},
+    )
     return True
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import console_views
+from . import console_views, dashboard_views
 
 urlpatterns = [
     path("roster/", console_views.roster_overview, name="roster"),
@@ -12,5 +12,9 @@ urlpatterns = [
     path("awards/periods/", console_views.award_periods, name="award_periods"),
     path("awards/periods/<int:period_id>/", console_views.award_period, name="award_period"),
     path("awards/periods/<int:period_id>/evaluate/", console_views.award_period_evaluate, name="award_period_evaluate"),
-    path("awards/periods/<int:period_id>/export.<str:fmt>", console_views.award_period_export, name="award_period_export"),
+    path(
+        "awards/periods/<int:period_id>/export.<str:fmt>", console_views.award_period_export, name="award_period_export"
+    ),
+    path("county/dashboard/", dashboard_views.county_dashboard, name="county_dashboard"),
+    path("county/dashboard.xlsx", dashboard_views.county_dashboard_xlsx, name="county_dashboard_xlsx"),
 ]

@@ -142,6 +142,7 @@ def _cached_key(raw: str) -> UnitApiKey | None:
     digest = hash_api_key(raw)
     now = time.monotonic()
     hit = _key_cache.get(digest)
+    key: UnitApiKey | None
     if hit is not None and now - hit[1] < KEY_CACHE_SECONDS:
         key = hit[0]
         if key.last_used_at is None or (timezone.now() - key.last_used_at).total_seconds() > 60:

@@ -27,13 +27,23 @@ def case_list(request: HttpRequest) -> HttpResponse:
         )
     if view == "types":
         return render_console(
-            request, "cases/console/types.html", {"view": view, "types": selectors.case_types_for(request.user)}, section="cases"
+            request,
+            "cases/console/types.html",
+            {"view": view, "types": selectors.case_types_for(request.user)},
+            section="cases",
         )
-    qs = selectors.overdue_cases_for(request.user) if view == "overdue" else selectors.cases_visible_to(request.user).filter(is_sandbox=False)
+    qs = (
+        selectors.overdue_cases_for(request.user)
+        if view == "overdue"
+        else selectors.cases_visible_to(request.user).filter(is_sandbox=False)
+    )
     return render_console(
         request,
         "cases/console/list.html",
-        {"view": "overdue" if view == "overdue" else "all", "cases": qs.order_by("due_at")[:300] if view == "overdue" else qs[:300]},
+        {
+            "view": "overdue" if view == "overdue" else "all",
+            "cases": qs.order_by("due_at")[:300] if view == "overdue" else qs[:300],
+        },
         section="cases",
     )
 

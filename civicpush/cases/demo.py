@@ -26,7 +26,9 @@ def load_demo_cases(demo: Any) -> int:
     types = {}
     for unit_code, code, name, days in CASE_TYPES:
         actor = demo.user(f"{unit_code}.drafter")
-        types[code], _ = services.do_save_case_type(actor, demo.unit(unit_code), code=code, name=name, standard_days=days)
+        types[code], _ = services.do_save_case_type(
+            actor, demo.unit(unit_code), code=code, name=name, standard_days=days
+        )
     citizens = list(Citizen.objects.filter(county=demo.county, status=CitizenStatus.ACTIVE).order_by("pk")[:5])
     now = timezone.now()
     opened = 0

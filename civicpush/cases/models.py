@@ -106,7 +106,11 @@ class Case(models.Model):
             models.UniqueConstraint(fields=["unit", "is_sandbox", "external_ref"], name="cases_case_ref_unique")
         ]
         indexes = [
-            models.Index(fields=["due_at"], name="cases_open_due_idx", condition=models.Q(closed_at__isnull=True, overdue_at__isnull=True)),
+            models.Index(
+                fields=["due_at"],
+                name="cases_open_due_idx",
+                condition=models.Q(closed_at__isnull=True, overdue_at__isnull=True),
+            ),
             models.Index(fields=["citizen", "-last_event_at"], name="cases_citizen_idx"),
         ]
 

@@ -29,26 +29,38 @@ def notice_text(case: Case, event: CaseEvent) -> tuple[str, str]:
         if kind == EventKind.RECEIVED:
             title = _("Application received")
             if case.case_type.day_basis == DayBasis.WORKING:
-                body = _("We have received your application for %(type)s. It takes up to %(days)s working days; expected by %(date)s.")
+                body = _(
+                    "We have received your application for %(type)s. It takes up to %(days)s working days; expected by %(date)s."
+                )
             else:
-                body = _("We have received your application for %(type)s. It takes up to %(days)s days; expected by %(date)s.")
+                body = _(
+                    "We have received your application for %(type)s. It takes up to %(days)s days; expected by %(date)s."
+                )
             body = body % {"type": name, "days": case.case_type.standard_days, "date": due}
         elif kind == EventKind.IN_PROGRESS:
             title = _("Your application is being processed")
             body = _("Your application for %(type)s is being processed.") % {"type": name}
         elif kind == EventKind.NEEDS_DOCUMENTS:
             title = _("Documents needed")
-            body = _("Your application for %(type)s needs more documents. Open the case in the app to see what is needed.") % {"type": name}
+            body = _(
+                "Your application for %(type)s needs more documents. Open the case in the app to see what is needed."
+            ) % {"type": name}
         elif kind == EventKind.OVERDUE and event.source == EventSource.PLATFORM:
             title = _("Your application is delayed")
-            body = _("Your application for %(type)s has passed its standard processing time. The unit will tell you why; expected completion: %(date)s.") % {"type": name, "date": _date(event.expected_completion)}
+            body = _(
+                "Your application for %(type)s has passed its standard processing time. The unit will tell you why; expected completion: %(date)s."
+            ) % {"type": name, "date": _date(event.expected_completion)}
         elif kind == EventKind.OVERDUE:
             title = _("Your application is delayed")
-            body = _("Your application for %(type)s is taking longer than the standard time. Expected completion: %(date)s. Open the case in the app to see why.") % {"type": name, "date": _date(event.expected_completion)}
+            body = _(
+                "Your application for %(type)s is taking longer than the standard time. Expected completion: %(date)s. Open the case in the app to see why."
+            ) % {"type": name, "date": _date(event.expected_completion)}
         elif kind == EventKind.DONE:
             title = _("Your application is done")
             body = _("Your application for %(type)s is done.") % {"type": name}
         else:
             title = _("Decision on your application")
-            body = _("Your application for %(type)s was not approved. Open the case in the app to see the reason.") % {"type": name}
+            body = _("Your application for %(type)s was not approved. Open the case in the app to see the reason.") % {
+                "type": name
+            }
         return str(title), str(body)

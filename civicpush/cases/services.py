@@ -274,7 +274,12 @@ def _after_event(case: Case, event: CaseEvent) -> None:
     title, body = notice_text(case, event)
     if case.is_sandbox:
         SandboxNotice.objects.create(
-            unit_id=case.unit_id, case=case, event=event, title=f"[{TITLE_TAG}]{title}", body=body, created_at=timezone.now()
+            unit_id=case.unit_id,
+            case=case,
+            event=event,
+            title=f"[{TITLE_TAG}]{title}",
+            body=body,
+            created_at=timezone.now(),
         )
         notice_status = "sandbox"
     elif case.citizen is not None:
@@ -292,7 +297,9 @@ def _after_event(case: Case, event: CaseEvent) -> None:
         notice_status = "sent"
     else:  # the citizen deleted their account
         notice_status = "no_citizen"
-    endpoint = CallbackEndpoint.objects.filter(api_key_id=case.opened_by_key_id).first() if case.opened_by_key_id else None
+    endpoint = (
+        CallbackEndpoint.objects.filter(api_key_id=case.opened_by_key_id).first() if case.opened_by_key_id else None
+    )
     if endpoint is not None:
         callback = CaseCallback.objects.create(
             case=case,
@@ -323,13 +330,15 @@ def run_overdue_sweep(now: datetime.datetime | None = None) -> int:
     case is taken once (row lock + `overdue_at`), so running it again sends nothing twice."""
     now = now or timezone.now()
     ids = list(
-        Case.objects.filter(closed_at__isnull=True, overdue_at__isnull=True, due_at__lt=now).values_list("pk", flat=True)
+        Case.objects.filter(closed_at__isnull=True, overdue_at__isnull=True, due_at__lt=now).values_list(
+            "pk", flat=True
+        )
     )
     done = 0
     for case_id in ids:
         with transaction.atomic():
             case = (
-                Case.objects.select_for_update()
+                Case.objects.select_for_update(of=("self",))
                 .select_related("case_type", "unit", "citizen")
                 .filter(pk=case_id, closed_at__isnull=True, overdue_at__isnull=True, due_at__lt=now)
                 .first()
@@ -374,7 +383,9 @@ def _estimate(case: Case) -> datetime.date:
 
 
 @transaction.atomic
-def do_set_callback(actor: Any, api_key: UnitApiKey, url: str, *, rotate_secret: bool = False) -> tuple[CallbackEndpoint, str | None]:
+def do_set_callback(
+    actor: Any, api_key: UnitApiKey, url: str, *, rotate_secret: bool = False
+) -> tuple[CallbackEndpoint, str | None]:
     """Set where the key's callbacks go. Returns (endpoint, new secret or None): a secret is made
     when the endpoint is first set or on rotation, and shown only in this answer."""
     require(actor, Capability.DRAFT_PUSH, api_key.unit)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter
 from django.core.files.storage import default_storage
 from django.core.signals import setting_changed
 from django.db.models import Q
@@ -107,15 +108,44 @@ _time_texts: dict[tuple[Any, ...], str] = {}
 
 
 def _time_text(entry: Entry, today: datetime.date, language: str) -> str:
-    """`inbox_time`: relative today (computed each time), a date before (kept per day and language)."""
+    """`inbox_time`: relative today, a date before (kept per day and language)."""
     if entry.day == today:  # (the entry's Asia/Taipei day)
-        return inbox_time(entry.frozen_at)
+        return _relative_text(entry.frozen_at, language)
     key = (entry.frozen_at, today, language)
     text = _time_texts.get(key)
     if text is None:
         if len(_time_texts) > 50_000:
             _time_texts.clear()
         text = _time_texts[key] = inbox_time(entry.frozen_at)
+    return text
+
+
+_relative_texts: dict[tuple[str, int, str], str] = {}
+
+
+def _relative_text(value: datetime.datetime, language: str) -> str:
+    """`naturaltime(value)` (what `inbox_time` shows today) for a moment less than a day ago, kept per
+    (unit, count, language): its text depends on nothing else (NaturalTimeFormatter.string_for's
+    branches, repeated here). Anything else goes to `inbox_time`."""
+    now = datetime.datetime.now(datetime.UTC)  # (as naturaltime takes it)
+    if value >= now or (now - value).days != 0:
+        return inbox_time(value)
+    seconds = (now - value).seconds
+    if seconds == 0:
+        key = ("now", 0, language)
+    elif seconds < 60:
+        key = ("past-second", seconds, language)
+    elif seconds // 60 < 60:
+        key = ("past-minute", seconds // 60, language)
+    else:
+        key = ("past-hour", seconds // 60 // 60, language)
+    text = _relative_texts.get(key)
+    if text is None:
+        strings = NaturalTimeFormatter.time_strings
+        text = str(strings["now"]) if key[0] == "now" else strings[key[0]] % {"count": key[1]}
+        if len(_relative_texts) > 1_000:
+            _relative_texts.clear()
+        _relative_texts[key] = text
     return text
 
 

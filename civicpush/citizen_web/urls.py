@@ -41,4 +41,5 @@ urlpatterns = [
     path("", include("civicpush.surveys.citizen.urls")),
     path("", include("civicpush.stores.urls_citizen")),
     path("", include("civicpush.cases.urls_citizen")),
+    path("", include("civicpush.feedback.urls_citizen")),
 ]

@@ -1063,8 +1063,9 @@ class TransferBatcher:
     """Groups concurrent callers' transfers into shared commits (TigerBeetle-style batching).
 
     `submit()` queues a request and returns a Future with that caller's own TransferResult or
-    DomainError; `transfer()` waits for it. A flusher thread (its own DB connection; more with
-    `flushers`) takes everything queued — up to `max_batch` — and applies it in one transaction. While
+    DomainError; `transfer()` waits for it. Flusher threads (each its own DB connection; two by
+    default: while one batch waits for its durability barrier, the next one is being applied) take
+    everything queued — up to `max_batch` — and apply it in one transaction. While
     a batch is in flight new requests pile up, so the batch size follows the load with no timer:
     alone, a caller waits one commit; under load, many share one. After waking, the flusher lingers
     a little (`linger`, only while the queue keeps growing) for the callers it just answered.
@@ -1076,7 +1077,7 @@ class TransferBatcher:
     """
 
     def __init__(
-        self, *, max_batch: int = 500, flushers: int = 1, linger: float = 0.0002, switch_interval: float = 0.0005
+        self, *, max_batch: int = 500, flushers: int = 2, linger: float = 0.0002, switch_interval: float = 0.0005
     ) -> None:
         self.max_batch = max_batch
         self.flushers = flushers

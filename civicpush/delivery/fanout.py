@@ -158,8 +158,9 @@ def _push_for(dispatch: Dispatch) -> Push:
 def audience_citizens(dispatch: Dispatch, push: Push):  # type: ignore[no-untyped-def]
     """Citizen ids in the frozen audience (a queryset, evaluated inside SQL)."""
     frozen_at = dispatch.frozen_at
+    assert frozen_at is not None, "only a frozen dispatch has an audience"
     if push.target_kind == TargetKind.PERSON:
-        return Citizen.objects.filter(pk=push.target_citizen_id, status=CitizenStatus.ACTIVE).values("pk")
+        return Citizen.objects.filter(pk=push.target_citizen_id or 0, status=CitizenStatus.ACTIVE).values("pk")
     if push.target_kind == TargetKind.EVERYONE:
         return Citizen.objects.filter(
             county_id=push.county_id, status=CitizenStatus.ACTIVE, created_at__lte=frozen_at

@@ -67,7 +67,7 @@ class Feedback(models.Model):
 
 
 def _photo_path(instance: FeedbackPhoto, filename: str) -> str:
-    return f"feedback/{uuid.uuid4().hex}{filename[filename.rfind('.'):]}"
+    return f"feedback/{uuid.uuid4().hex}{filename[filename.rfind('.') :]}"
 
 
 class FeedbackPhoto(models.Model):

@@ -153,9 +153,8 @@ def charge_pay_code(
             raise NotFound()
         amount = offer.coin_price
     coins = valid_amount(amount)
-    replay = _replay(store, key, coins, offer)
-    if replay is not None:
-        return replay
+    # No look-up first: a retry of a successful attempt finds its code used up (NotFound) or its key
+    # taken (IntegrityError) and is answered from the recorded payment below.
     now = now or timezone.now()
     channel = PaymentChannel.COUNTER_REDEMPTION if offer else PaymentChannel.STORE_SCAN
     try:

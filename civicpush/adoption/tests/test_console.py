@@ -22,7 +22,10 @@ def _client(user: Any) -> Client:
 def test_a_unit_keeps_its_own_roster_only(org: Any) -> None:
     unit = org.unit("taitung-brigade")
     own = _client(org.user("taitung-brigade.drafter"))
-    response = own.post(f"/console/roster/units/{unit.pk}/", {"action": "add", "kind": "volunteer_fire", "name": "王大明", "mobile": "0912-345-678"})
+    response = own.post(
+        f"/console/roster/units/{unit.pk}/",
+        {"action": "add", "kind": "volunteer_fire", "name": "王大明", "mobile": "0912-345-678"},
+    )
     assert response.status_code == 302
     entry = RosterEntry.objects.get()
     assert (entry.name, entry.mobile, entry.kind) == ("王大明", "+886912345678", "volunteer_fire")
@@ -64,7 +67,9 @@ def test_only_the_administration_section_keeps_the_rules(org: Any) -> None:
     assert response.status_code == 302
     rule.refresh_from_db()
     assert rule.threshold == 50 and rule.is_active
-    created = admin.post("/console/awards/periods/", {"name": "115年9月", "starts_on": "2026-07-01", "deadline": "2026-09-30"})
+    created = admin.post(
+        "/console/awards/periods/", {"name": "115年9月", "starts_on": "2026-07-01", "deadline": "2026-09-30"}
+    )
     assert created.status_code == 302
     period = AwardPeriod.objects.get()
     assert admin.get(f"/console/awards/periods/{period.pk}/export.pdf").content.startswith(b"%PDF")

@@ -22,6 +22,7 @@ from civicpush.adoption.rules_seed import ensure_default_rules
 from civicpush.citizens import services as citizen_services
 from civicpush.citizens.models import Citizen
 from civicpush.citizens.tests.factories import taitung
+from civicpush.core.errors import NotFound, PermissionDenied
 from civicpush.core.models import AuditEntry
 from civicpush.delivery.notices import send_system_notice
 from civicpush.pushes.models import Decision, Push, PushApproval, PushStatus, PushType, TargetKind
@@ -35,7 +36,9 @@ _numbers = itertools.count(40_000_000)
 
 def _member(at: datetime.datetime = BEFORE) -> str:
     phone = f"+8869{next(_numbers):08d}"
-    citizen = citizen_services.do_sign_up(phone, notice_version=settings.PRIVACY_NOTICE_VERSION, client_ip="198.51.100.7")
+    citizen = citizen_services.do_sign_up(
+        phone, notice_version=settings.PRIVACY_NOTICE_VERSION, client_ip="198.51.100.7"
+    )
     Citizen.objects.filter(pk=citizen.pk).update(created_at=at)
     return phone
 
@@ -45,7 +48,9 @@ def _people(unit: Any, kind: str, adopted: int, total: int) -> list[RosterEntry]
     out = []
     for i in range(total):
         mobile = _member() if i < adopted else f"+8869{next(_numbers):08d}"
-        out.append(RosterEntry.objects.create(county=unit.county, unit=unit, kind=kind, name=f"{kind}{i:02d}", mobile=mobile))
+        out.append(
+            RosterEntry.objects.create(county=unit.county, unit=unit, kind=kind, name=f"{kind}{i:02d}", mobile=mobile)
+        )
     return out
 
 
@@ -62,7 +67,9 @@ def seed_roster(org: Any) -> Any:
 
 def test_roster_counts_each_volunteer_group_separately(seed_roster: Any) -> None:
     org = seed_roster
-    sheets = {(s.unit.code, s.kind): s for s in roster.sheets([org.unit("taitung-brigade"), org.unit("guanshan-brigade")])}
+    sheets = {
+        (s.unit.code, s.kind): s for s in roster.sheets([org.unit("taitung-brigade"), org.unit("guanshan-brigade")])
+    }
     staff = sheets[("taitung-brigade", RosterKind.STAFF)]
     assert (staff.total, staff.adopted, staff.rate, staff.meets_target) == (10, 9, Decimal("90.0"), True)
     fire = sheets[("taitung-brigade", RosterKind.VOLUNTEER_FIRE)]
@@ -80,12 +87,14 @@ def test_manual_override_wins_over_the_mobile_match(seed_roster: Any) -> None:
     sheet = roster.sheets([org.unit("guanshan-brigade")])[0]
     assert (sheet.adopted, sheet.rate) == (9, Decimal("90.0"))
     assert AuditEntry.objects.filter(action="adoption.roster.overridden").count() == 1
-    with pytest.raises(Exception):  # another unit's drafter may not touch it
+    with pytest.raises(NotFound):  # another unit's drafter may not even see it
         roster.do_set_override(org.user("ems.drafter"), entry, Override.NOT_ADOPTED, "x")
 
 
 def _period(org: Any) -> AwardPeriod:
-    return AwardPeriod.objects.create(agency=org.agency, name="115年9月底下載使用達成率", starts_on=datetime.date(2026, 7, 1), deadline=DEADLINE)
+    return AwardPeriod.objects.create(
+        agency=org.agency, name="115年9月底下載使用達成率", starts_on=datetime.date(2026, 7, 1), deadline=DEADLINE
+    )
 
 
 def _outcomes(recs: list[Any]) -> set[tuple[str, str, str, str]]:
@@ -105,7 +114,11 @@ def test_seed_award_rules_give_the_seed_recommendations(seed_roster: Any) -> Non
 def test_adoption_after_the_deadline_does_not_count(seed_roster: Any) -> None:
     org = seed_roster
     late = RosterEntry.objects.create(
-        county=org.county, unit=org.unit("guanshan-brigade"), kind=RosterKind.STAFF, name="晚到", mobile=_member(datetime.datetime(2026, 10, 2, tzinfo=TAIPEI))
+        county=org.county,
+        unit=org.unit("guanshan-brigade"),
+        kind=RosterKind.STAFF,
+        name="晚到",
+        mobile=_member(datetime.datetime(2026, 10, 2, tzinfo=TAIPEI)),
     )
     assert late.pk
     recs = awards.do_evaluate_period(org.user("admin.drafter"), _period(org))
@@ -134,7 +147,9 @@ def test_a_push_without_its_sign_off_is_referred_and_system_notices_are_not(seed
     unsigned = _sent_push(org, approved=False)
     _sent_push(org, approved=True)
     citizen = Citizen.objects.first()
-    notice = send_system_notice(citizen, unit=org.unit("prevention"), kind="test", reference="r1", title="繳費成功", body="已收到。")
+    notice = send_system_notice(
+        citizen, unit=org.unit("prevention"), kind="test", reference="r1", title="繳費成功", body="已收到。"
+    )
     Push.objects.filter(pk=notice.pk).update(first_sent_at=datetime.datetime(2026, 8, 2, tzinfo=TAIPEI))
 
     recs = awards.do_evaluate_period(org.user("admin.drafter"), _period(org))
@@ -145,7 +160,7 @@ def test_a_push_without_its_sign_off_is_referred_and_system_notices_are_not(seed
 
 def test_only_the_administration_section_evaluates(seed_roster: Any) -> None:
     org = seed_roster
-    with pytest.raises(Exception):
+    with pytest.raises(PermissionDenied):
         awards.do_evaluate_period(org.user("ems.drafter"), _period(org))
 
 
@@ -174,12 +189,16 @@ def test_exports_in_the_seed_form(seed_roster: Any) -> None:
     assert values[-1][0] == "承辦人：" and values[-1][2] == "單位主管："
     assert book.worksheets[1]["A2"].value == "單位：臺東大隊（義消）"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(exports.roster_pdf(sheets))).pages)
-    assert "下載使用TTPush雲端推播系統人員一覽表" in text and "承辦人" in text and "單位主管" in text and "90.0%" in text
+    assert (
+        "下載使用TTPush雲端推播系統人員一覽表" in text and "承辦人" in text and "單位主管" in text and "90.0%" in text
+    )
 
     period = _period(org)
     recs = awards.do_evaluate_period(org.user("admin.drafter"), period)
     pdf = PdfReader(io.BytesIO(exports.recommendations_pdf(period, recs)))
     assert "嘉獎二次" in pdf.pages[0].extract_text()
-    rows = list(load_workbook(io.BytesIO(exports.recommendations_xlsx(period, recs))).active.iter_rows(values_only=True))
+    rows = list(
+        load_workbook(io.BytesIO(exports.recommendations_xlsx(period, recs))).active.iter_rows(values_only=True)
+    )
     assert rows[1][:3] == ("單位", "事由", "量測值") and len(rows) == 2 + 3 + 2
     assert timezone.now()

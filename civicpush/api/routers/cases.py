@@ -264,7 +264,9 @@ def list_cases(
     return CaseListOut(count=qs.count(), items=[_case_out(c) for c in qs[offset : offset + limit]])
 
 
-@router.get("/cases/{case_id}", response={200: CaseOut, **problem_responses(401, 404)}, summary="A case and its timeline")
+@router.get(
+    "/cases/{case_id}", response={200: CaseOut, **problem_responses(401, 404)}, summary="A case and its timeline"
+)
 def get_case(request: HttpRequest, case_id: int) -> CaseOut:
     return _case_out(_case(principal_of(request), case_id))
 
@@ -295,17 +297,23 @@ def _key_of(principal: ApiPrincipal):  # type: ignore[no-untyped-def]
     return principal.api_key
 
 
-@router.put("/case-callback", response={200: CallbackOut, **problem_responses(400, 401, 403)}, summary="Set the callback URL")
+@router.put(
+    "/case-callback", response={200: CallbackOut, **problem_responses(400, 401, 403)}, summary="Set the callback URL"
+)
 def put_callback(request: HttpRequest, payload: CallbackIn) -> CallbackOut:
     """Sets where this key's status callbacks go. The signing secret is returned when first set and
     when `rotate_secret` is true — only then; keep it with the receiver."""
     principal = principal_of(request)
     key = _key_of(principal)
-    endpoint, secret = services.do_set_callback(service_actor(principal), key, payload.url, rotate_secret=payload.rotate_secret)
+    endpoint, secret = services.do_set_callback(
+        service_actor(principal), key, payload.url, rotate_secret=payload.rotate_secret
+    )
     return CallbackOut(url=endpoint.url, secret=secret, secret_hint=endpoint.secret_hint)
 
 
-@router.get("/case-callback", response={200: CallbackOut, **problem_responses(401, 403, 404)}, summary="The callback URL")
+@router.get(
+    "/case-callback", response={200: CallbackOut, **problem_responses(401, 403, 404)}, summary="The callback URL"
+)
 def get_callback(request: HttpRequest) -> CallbackOut:
     key = _key_of(principal_of(request))
     endpoint = CallbackEndpoint.objects.filter(api_key=key).first()

@@ -111,6 +111,7 @@ def _authorise(principal: ApiPrincipal, payload: TransferIn) -> tuple[Account, A
     accounts = _accounts_by_id([payload.debit_account_id, payload.credit_account_id])
     debit, credit = accounts.get(payload.debit_account_id), accounts.get(payload.credit_account_id)
     key = principal.api_key
+    actor: Any
     if key is None:
         staff = principal.require_staff()
         if staff.county_id is None or not permissions.has_county_capability(staff, Capability.CONFIGURE_COUNTY):

@@ -23,7 +23,9 @@ _phones = itertools.count(30_000_000)
 def new_citizen(phone: str | None = None) -> Citizen:
     taitung()
     phone = phone or f"+8869{next(_phones):08d}"
-    citizen = citizen_services.do_sign_up(phone, notice_version=settings.PRIVACY_NOTICE_VERSION, client_ip="198.51.100.7")
+    citizen = citizen_services.do_sign_up(
+        phone, notice_version=settings.PRIVACY_NOTICE_VERSION, client_ip="198.51.100.7"
+    )
     Citizen.objects.filter(pk=citizen.pk).update(created_at=timezone.now() - datetime.timedelta(days=1))
     return citizen
 
@@ -50,6 +52,8 @@ def key_client(org: Any, unit_code: str = "prevention", kind: str = "live") -> K
 
 
 def put_type(kc: KeyClient, code: str = "fire-plan-review", days: int = 10, basis: str = "working") -> Any:
-    response = kc.call("put", f"/case-types/{code}", {"name": "消防安全設備圖說審查", "standard_days": days, "day_basis": basis})
+    response = kc.call(
+        "put", f"/case-types/{code}", {"name": "消防安全設備圖說審查", "standard_days": days, "day_basis": basis}
+    )
     assert response.status_code in (200, 201), response.content
     return response

@@ -43,7 +43,9 @@ def _cases() -> tuple[Any, Any, Any]:
         drafter, case_type, external_ref="113-消審-0042", citizen_number="0912-000-001",
         received_at=timezone.now() - datetime.timedelta(days=3),
     )  # fmt: skip
-    services.do_record_event(drafter, case, kind="needs_documents", client_reference="e1", note="請補送消防安全設備平面圖")
+    services.do_record_event(
+        drafter, case, kind="needs_documents", client_reference="e1", note="請補送消防安全設備平面圖"
+    )
     services.do_record_event(
         drafter, case, kind="overdue", client_reference="e2", reason="需會同建管單位現場會勘",
         expected_completion=timezone.localdate() + datetime.timedelta(days=7),
@@ -58,7 +60,9 @@ def _sign_in(page: Any, live_server: Any, citizen: Any) -> None:
     store = import_module(settings.SESSION_ENGINE).SessionStore()
     store[CITIZEN_SESSION_KEY] = citizen.pk
     store.create()
-    page.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": store.session_key, "url": live_server.url}])
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": store.session_key, "url": live_server.url}]
+    )
 
 
 def test_a_citizen_follows_a_case_timeline_on_a_phone(live_server: Any, phone_page: Any) -> None:

@@ -144,7 +144,9 @@ def test_a_unit_key_cannot_touch_another_units_cases(org: Any) -> None:
     assert post.status_code == 404
     assert other.call("get", "/cases").json()["count"] == 0
     # Nor open a case with a type of another unit.
-    foreign = other.call("post", "/cases", {"case_type": "fire-plan-review", "external_ref": "B", "citizen": "0912000001"})
+    foreign = other.call(
+        "post", "/cases", {"case_type": "fire-plan-review", "external_ref": "B", "citizen": "0912000001"}
+    )
     assert foreign.status_code == 400
     assert Case.objects.get(pk=case_id).status == "received"
 
@@ -153,8 +155,12 @@ def test_a_brigade_key_covers_its_squads(org: Any) -> None:
     new_citizen("+886912000001")
     kc = key_client(org, "taitung-brigade")
     squad = org.unit("zhiben-squad")
-    response = kc.call("put", "/case-types/ems-cert", {"name": "救護紀錄表申請", "standard_days": 5, "unit_id": squad.pk})
+    response = kc.call(
+        "put", "/case-types/ems-cert", {"name": "救護紀錄表申請", "standard_days": 5, "unit_id": squad.pk}
+    )
     assert response.status_code == 201
-    opened = kc.call("post", "/cases", {"case_type": "ems-cert", "external_ref": "Z1", "citizen": "0912000001", "unit_id": squad.pk})
+    opened = kc.call(
+        "post", "/cases", {"case_type": "ems-cert", "external_ref": "Z1", "citizen": "0912000001", "unit_id": squad.pk}
+    )
     assert opened.status_code == 201
     assert opened.json()["unit_id"] == squad.pk

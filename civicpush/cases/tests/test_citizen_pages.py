@@ -26,7 +26,9 @@ def _client_for(citizen: Any) -> Client:
 def test_citizens_see_only_their_own_cases(org: Any) -> None:
     mine, theirs = new_citizen(), new_citizen()
     drafter = org.user("prevention.drafter")
-    case_type, _ = services.do_save_case_type(drafter, org.unit("prevention"), code="t", name="救護紀錄表申請", standard_days=5)
+    case_type, _ = services.do_save_case_type(
+        drafter, org.unit("prevention"), code="t", name="救護紀錄表申請", standard_days=5
+    )
     my_case, _ = services.do_open_case(drafter, case_type, external_ref="1", citizen_number=mine.phone_e164)
     their_case, _ = services.do_open_case(drafter, case_type, external_ref="2", citizen_number=theirs.phone_e164)
     client = _client_for(mine)
@@ -39,7 +41,9 @@ def test_citizens_see_only_their_own_cases(org: Any) -> None:
 def test_staff_see_only_their_units_cases_in_the_console(org: Any) -> None:
     citizen = new_citizen()
     drafter = org.user("prevention.drafter")
-    case_type, _ = services.do_save_case_type(drafter, org.unit("prevention"), code="t", name="救護紀錄表申請", standard_days=5)
+    case_type, _ = services.do_save_case_type(
+        drafter, org.unit("prevention"), code="t", name="救護紀錄表申請", standard_days=5
+    )
     case, _ = services.do_open_case(drafter, case_type, external_ref="P-1", citizen_number=citizen.phone_e164)
     own, other = Client(), Client()
     own.force_login(drafter)

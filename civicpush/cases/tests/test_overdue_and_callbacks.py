@@ -121,7 +121,7 @@ class Receiver:
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.requests.append((dict(self.headers.items()), body))
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
@@ -179,7 +179,9 @@ def _open_and_send(kc: Any, django_capture_on_commit_callbacks: Any) -> CaseCall
     return callback
 
 
-def test_callbacks_are_signed_and_delivered(org: Any, receiver_factory: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_callbacks_are_signed_and_delivered(
+    org: Any, receiver_factory: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     receiver = receiver_factory([200])
     kc, secret = _with_callback(org, receiver.url)
 
@@ -189,7 +191,9 @@ def test_callbacks_are_signed_and_delivered(org: Any, receiver_factory: Any, dja
     assert callback.status == CallbackStatus.DELIVERED and callback.attempts == 1
     headers, body = receiver.requests[0]
     assert callbacks.verify(secret, headers["X-CivicPush-Timestamp"], body, headers["X-CivicPush-Signature"])
-    assert not callbacks.verify("cpwhsec_wrong", headers["X-CivicPush-Timestamp"], body, headers["X-CivicPush-Signature"])
+    assert not callbacks.verify(
+        "cpwhsec_wrong", headers["X-CivicPush-Timestamp"], body, headers["X-CivicPush-Signature"]
+    )
     assert not callbacks.verify(secret, headers["X-CivicPush-Timestamp"], body + b" ", headers["X-CivicPush-Signature"])
     assert headers["X-CivicPush-Delivery"] == str(callback.pk)
     payload = json.loads(body)
@@ -240,7 +244,9 @@ def test_callbacks_are_not_retried_on_other_4xx(
     assert len(receiver.requests) == 1
 
 
-def test_callbacks_are_retried_on_network_errors_then_give_up(org: Any, django_capture_on_commit_callbacks: Any) -> None:
+def test_callbacks_are_retried_on_network_errors_then_give_up(
+    org: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

@@ -148,3 +148,22 @@ def test_a_remembered_rendered_page_follows_reads_and_new_pushes(org: Any) -> No
     assert after_read != before and "unread-dot" not in after_read
     send_push(org, title="第二則")
     assert "第二則" in page()
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "en"])
+def test_the_kept_relative_times_are_what_inbox_time_says(language: str) -> None:
+    import datetime
+
+    import time_machine
+    from django.utils import translation
+
+    from civicpush.citizen_web.inbox_views import _relative_text
+    from civicpush.citizen_web.templatetags.citizen_inbox import inbox_time
+
+    # 00:00:00.25 in Taipei: every delta below stays on that Taipei day, as `_time_text` asks for it
+    value = datetime.datetime(2026, 11, 21, 16, 0, 0, 250_000, tzinfo=datetime.UTC)
+    with translation.override(language):
+        for seconds in (0, 1, 2, 59, 60, 61, 119, 120, 3599, 3600, 3601, 7300, 86_399, -30):
+            with time_machine.travel(value + datetime.timedelta(seconds=seconds), tick=False):
+                assert _relative_text(value, language) == inbox_time(value), seconds
+                assert _relative_text(value, language) == inbox_time(value), seconds  # (kept)

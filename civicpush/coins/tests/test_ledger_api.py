@@ -3,6 +3,8 @@ budget coins; retries replay; errors are problem+json."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -138,7 +140,18 @@ def test_a_revoked_key_is_refused_at_once_although_it_was_cached(org: Any, pools
     assert ledger.balance(pools["own"]) == 90
 
 
+@pytest.fixture
+def process_batcher() -> Iterator[None]:
+    """Stops this process's batcher afterwards (its threads hold database connections)."""
+    yield
+    with ledger._batchers_lock:
+        running = ledger._batchers.pop(os.getpid(), None)
+    if running is not None:
+        running.stop()
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("process_batcher")
 def test_api_transfers_join_the_process_batcher(org: Any, pools: dict[str, Any], settings: Any) -> None:
     settings.COINS_API_BATCHING = True
     key = issue_key(org, "taitung-brigade")

@@ -18,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import ssl
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..vapid import VapidSigner
@@ -230,7 +231,7 @@ class WebPushAdapter:
                 except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
                     results[i] = SendResult(Verdict.RETRY, None, error=f"network: {type(exc).__name__}"[:200])
 
-        jobs = []
+        jobs: list[Coroutine[Any, Any, None]] = []
         for (scheme, netloc), items in by_origin.items():
             origin = self.pool.origin(scheme, netloc)
             authorization = self.signer.authorization(f"{scheme}://{netloc}")

@@ -72,3 +72,18 @@ def test_a_doubled_store_request_with_one_key_charges_once(org):
     assert len({r.payment.pk for r in results}) == 1 and sum(not r.replayed for r in results) == 1
     assert Transfer.objects.filter(kind=pay.KIND_PAYMENT, debit_account=ledger.wallet_of(citizen)).count() == 1
     assert ledger.available(ledger.wallet_of(citizen)) == 750
+
+
+def test_concurrent_redemptions_never_take_the_stock_below_zero(org):
+    from civicpush.stores import services
+    from civicpush.stores.models import Offer, Voucher
+
+    shop = make_shop(org)
+    offer = services.do_save_offer(shop.operator, shop.store, {"title": "限量禮盒", "coin_price": "100", "stock": "2"})
+    citizens = [funded_citizen(shop, 500) for _ in range(5)]
+    results = _race([lambda c=c: pay.redeem_in_app(c, offer, f"redeem-race-{c.pk}") for c in citizens])
+    won = [r for r in results if isinstance(r, Voucher)]
+    assert len(won) == 2, results
+    offer.refresh_from_db()
+    assert offer.stock == 0 and Offer.objects.filter(stock__lt=0).count() == 0
+    assert sum(ledger.available(ledger.wallet_of(c)) for c in citizens) == 5 * 500 - 2 * 100

@@ -68,7 +68,10 @@ class Command(BaseCommand):
         from civicpush.adoption.demo import load_demo_adoption
         from civicpush.cases.demo import load_demo_cases
 
+        from civicpush.feedback.demo import load_demo_feedback
+
         load_demo_cases(demo)
+        load_demo_feedback(demo)
         load_demo_adoption(demo)
         from civicpush.stores.demo import load_demo_stores
 
