@@ -17,7 +17,8 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_inbox; created when missing, 
    `GET /api/v1/health` (the floor) and `GET /` as a signed-in citizen (the inbox) for `--duration`
    seconds each at `--concurrency` clients. Inbox requests rotate over 500 citizen sessions (made as
    sign-in makes them, with the citizen snapshot; each client also sends a CSRF cookie, as a browser
-   does after its first page). The
+   does after its first page; after the warm-up each worker has every one of these pages
+   remembered, pushes.inbox.RememberedPage, so this measures the repeat visit). The
    server gets CIVICPUSH_CACHE_URL=--cache-url (default redis://127.0.0.1:6379/9 when a Redis
    answers there: cached_db sessions; else none, database sessions); the JSON says which.
    Load generator: wrk with a Lua script when installed (`apt-get install wrk`), else a Python

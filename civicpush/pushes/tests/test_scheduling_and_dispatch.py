@@ -187,7 +187,8 @@ def test_dispatch_freezes_the_audience_and_marks_the_push_sent(org, approved_gro
     push.refresh_from_db()
     d = Dispatch.objects.get(push=push)
     assert sent == [d.pk]
-    assert d.frozen_at is not None and d.audience_size == 3 and d.status == DispatchStatus.DISPATCHING  # the fan-out marks it sent
+    # DISPATCHING: the delivery fan-out (on commit) marks it sent.
+    assert d.frozen_at is not None and d.audience_size == 3 and d.status == DispatchStatus.DISPATCHING
     assert push.status == PushStatus.SENT and push.audience_size == 3
     assert dispatching.dispatch_due() == []  # idempotent
 
