@@ -82,6 +82,7 @@ class PushSink:
         self.port = 0
         self.origin = ""
         self.delay = 0.0  # seconds before each answer
+        self.last_headers: dict[bytes, bytes] = {}
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -99,6 +100,7 @@ class PushSink:
         if path.startswith(b"/busy/") and path not in self.busy_seen:
             self.busy_seen.add(path)
             return self._status(429, BUSY)
+        self.last_headers = headers
         topic = headers.get(b"topic", b"")
         self.topics[topic] = self.topics.get(topic, 0) + 1
         index = -1

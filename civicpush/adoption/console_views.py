@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpush.console.decorators import staff_required
@@ -53,7 +53,7 @@ def roster_overview(request: HttpRequest) -> HttpResponse:
 
 class EntryForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Group"), choices=RosterKind.choices)
-    name = forms.CharField(label=gettext_lazy("Name"), max_length=50)
+    name = forms.CharField(label=pgettext_lazy("person", "Name"), max_length=50)
     mobile = forms.CharField(label=gettext_lazy("Mobile number"), max_length=20, required=False)
 
 

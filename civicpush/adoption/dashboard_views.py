@@ -7,6 +7,7 @@ import io
 
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET
 from openpyxl import Workbook
 
@@ -33,7 +34,7 @@ def county_dashboard(request: HttpRequest) -> HttpResponse:
     f = dashboard.county_figures(county)
     township_chart = charts.bar_chart(
         f.by_township, title=_("Members by township"), desc=_("Members with a profile, per township."),
-        x_label=_("Township"), y_label=_("Members"),
+        x_label=_("Township"), y_label=pgettext("registered citizens", "Members"),
     )  # fmt: skip
     push_chart = charts.bar_chart(
         f.pushes_per_month, title=_("Pushes per month"), desc=_("Staff pushes sent per month, last 12 months."),

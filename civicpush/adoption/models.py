@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicpush.org.models import Agency, County, StaffUser, Unit
 
@@ -12,7 +13,7 @@ from civicpush.org.models import Agency, County, StaffUser, Unit
 class RosterKind(models.TextChoices):
     """Staff and, counted separately, each volunteer group (seed 000 §8(2))."""
 
-    STAFF = "staff", _("Staff")
+    STAFF = "staff", pgettext_lazy("roster group", "Staff")
     VOLUNTEER_FIRE = "volunteer_fire", _("Volunteer firefighters (義消)")
     WOMEN_PREVENTION = "women_prevention", _("Women's fire prevention team (婦宣)")
     PHOENIX = "phoenix", _("Phoenix volunteers (鳳志)")
@@ -33,7 +34,9 @@ class RosterEntry(models.Model):
 
     county = models.ForeignKey(County, on_delete=models.PROTECT, related_name="+")
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="roster_entries")
-    kind = models.CharField(_("group"), max_length=20, choices=RosterKind.choices, default=RosterKind.STAFF)
+    kind = models.CharField(
+        pgettext_lazy("roster", "group"), max_length=20, choices=RosterKind.choices, default=RosterKind.STAFF
+    )
     name = models.CharField(_("name"), max_length=50)
     mobile = models.CharField(_("mobile"), max_length=16, blank=True)  # E.164
     staff_user = models.ForeignKey(StaffUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

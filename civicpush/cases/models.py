@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicpush.citizens.models import Citizen
 from civicpush.org.models import County, StaffUser, Unit, UnitApiKey
@@ -56,7 +57,7 @@ class CaseStatus(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     NEEDS_DOCUMENTS = "needs_documents", _("Documents needed")
     OVERDUE = "overdue", _("Delayed")
-    DONE = "done", _("Done")
+    DONE = "done", pgettext_lazy("case status", "Done")
     REJECTED = "rejected", _("Not approved")
 
 
@@ -68,7 +69,7 @@ class EventKind(models.TextChoices):
     IN_PROGRESS = "in_progress", _("In progress")
     NEEDS_DOCUMENTS = "needs_documents", _("Documents needed")
     OVERDUE = "overdue", _("Delayed")
-    DONE = "done", _("Done")
+    DONE = "done", pgettext_lazy("case status", "Done")
     REJECTED = "rejected", _("Not approved")
 
 

@@ -605,12 +605,15 @@ def stalled_batches(now: datetime.datetime | None = None) -> list[tuple[int, str
     stale = now - datetime.timedelta(seconds=stall_seconds())
     expired = Q(lease_until__lt=now)
     never_started = Q(lease_until__isnull=True, dispatch__fanout__updated_at__lt=stale)
-    rows = (
+    rows = list(
         FanoutBatch.objects.filter(status=BatchStatus.PENDING)
         .filter(expired | never_started)
-        .values_list("pk", "dispatch__push__target_kind")
+        .values_list("pk", "dispatch__push__target_kind", "dispatch_id")
     )
-    return [(pk, "personal" if kind == TargetKind.PERSON else "bulk") for pk, kind in rows]
+    # Count the hand-out as progress, so a long queue backlog gets one more copy of its messages
+    # per DELIVERY_STALL_SECONDS, not one per sweep.
+    Fanout.objects.filter(dispatch_id__in={d for _, _, d in rows}).update(updated_at=now)
+    return [(pk, "personal" if kind == TargetKind.PERSON else "bulk") for pk, kind, _ in rows]
 
 
 def touch(dispatch_id: int) -> None:

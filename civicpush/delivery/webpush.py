@@ -74,7 +74,7 @@ def subscriber_keys(p256dh: str | bytes, auth: str | bytes) -> SubscriberKeys:
     return SubscriberKeys(ua_public, ua_key, auth_secret, _KEY_INFO_PREFIX + ua_public)
 
 
-@lru_cache(maxsize=65_536)
+@lru_cache(maxsize=4096)
 def cached_subscriber_keys(p256dh: str, auth: str) -> SubscriberKeys:
     """Per-process cache: repeated broadcasts to the same subscribers skip decoding and validation."""
     return subscriber_keys(p256dh, auth)

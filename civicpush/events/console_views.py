@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from civicpush.coins.models import Budget, BudgetStatus, ExpiryPeriod
@@ -332,7 +333,7 @@ def _attendance_rows(event: Event) -> list[list[str]]:
 
 def _attendance_header(event: Event) -> list[str]:
     return [
-        _("Name"),
+        pgettext("person", "Name"),
         _("Mobile"),
         _("Status"),
         _("Registered at"),

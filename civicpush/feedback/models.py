@@ -8,6 +8,7 @@ import uuid
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicpush.citizens.models import Citizen, Township
 from civicpush.org.models import County, StaffUser, Unit
@@ -102,7 +103,7 @@ class FaqEntry(models.Model):
     """A question and answer a unit publishes; citizens search them in the app."""
 
     unit = models.ForeignKey(Unit, on_delete=models.PROTECT, related_name="faq_entries")
-    question = models.CharField(_("question"), max_length=200)
+    question = models.CharField(pgettext_lazy("faq", "question"), max_length=200)
     answer = models.TextField(_("answer"))
     is_published = models.BooleanField(_("published"), default=True)
     updated_at = models.DateTimeField(auto_now=True)

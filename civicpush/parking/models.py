@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicpush.citizens.models import Citizen
 from civicpush.org.models import County, Unit
@@ -247,7 +248,7 @@ class FlagKind(models.TextChoices):
 
 
 class FlagStatus(models.TextChoices):
-    OPEN = "open", _("Open")
+    OPEN = "open", pgettext_lazy("parking flag", "Open")
     REFUNDED = "refunded", _("Refunded")
     RESOLVED = "resolved", _("Resolved by staff")
 

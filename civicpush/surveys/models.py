@@ -20,6 +20,7 @@ import uuid
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from civicpush.citizens.models import Citizen, Township
 from civicpush.coins.models import Budget, ExpiryPeriod
@@ -87,7 +88,7 @@ class Survey(models.Model):
             ),
         ]
         indexes = [models.Index(fields=["closed_at", "closes_at"], name="surveys_due_idx")]
-        verbose_name = _("questionnaire")
+        verbose_name = pgettext_lazy("survey", "questionnaire")
         verbose_name_plural = _("questionnaires")
 
     def __str__(self) -> str:
@@ -109,7 +110,7 @@ class Survey(models.Model):
 class Question(models.Model):
     survey = models.ForeignKey(Survey, on_delete=models.CASCADE, related_name="questions")
     order = models.PositiveSmallIntegerField(default=0)
-    kind = models.CharField(_("type"), max_length=16, choices=QuestionKind.choices)
+    kind = models.CharField(pgettext_lazy("question", "type"), max_length=16, choices=QuestionKind.choices)
     text = models.CharField(_("question"), max_length=300)
     required = models.BooleanField(_("required"), default=True)
     coins = models.PositiveIntegerField(_("coins"), default=DEFAULT_COINS_PER_QUESTION)

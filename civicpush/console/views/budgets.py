@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from civicpush.coins.models import Budget, BudgetStatus, ExpiryPeriod
@@ -268,7 +269,7 @@ def _headers() -> list[str]:
         _("Agency"),
         _("Unit"),
         _("Status"),
-        _("Requested"),
+        pgettext("budget amount", "Requested"),
         _("Reserved"),
         _("Issued"),
         _("Redeemed"),

@@ -113,7 +113,8 @@ class Http11Pool:
             conn = o.idle.pop() if reused else await self._open(o)
             try:
                 conn.writer.write(head + body)
-                status, headers, keep = await asyncio.wait_for(self._response(conn.reader), REQUEST_TIMEOUT)
+                async with asyncio.timeout(REQUEST_TIMEOUT):  # no extra task per request, unlike wait_for
+                    status, headers, keep = await self._response(conn.reader)
             except (ConnectionError, asyncio.IncompleteReadError, OSError):
                 conn.close()
                 if attempt == 0 and reused:

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_POST
 
 from civicpush.console.audit_export import safe_cell
@@ -204,8 +205,8 @@ def _table(table: str, counties: list[int]) -> tuple[list[str], Iterator[list[An
             _("Bill number"),
             _("Plate"),
             _("Vehicle"),
-            _("Issued"),
-            _("Due"),
+            _("Issued at"),
+            pgettext("parking bill", "Due"),
             _("Amount (NT$)"),
             _("Status"),
             _("Paid through"),
@@ -227,7 +228,7 @@ def _table(table: str, counties: list[int]) -> tuple[list[str], Iterator[list[An
         )
     elif table == "payments":
         head = [
-            _("Payment"),
+            pgettext("payment reference", "Payment"),
             _("Bill number"),
             _("Source"),
             _("Channel"),
@@ -237,7 +238,7 @@ def _table(table: str, counties: list[int]) -> tuple[list[str], Iterator[list[An
             _("Operator receipt"),
             _("Failure"),
             _("Created"),
-            _("Confirmed"),
+            _("Confirmed at"),
         ]
         rows = (
             [
@@ -261,7 +262,7 @@ def _table(table: str, counties: list[int]) -> tuple[list[str], Iterator[list[An
             _("Kind"),
             _("Status"),
             _("Bill number"),
-            _("Payment"),
+            pgettext("payment reference", "Payment"),
             _("Other channel"),
             _("Detail"),
             _("Note"),
