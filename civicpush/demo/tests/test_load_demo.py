@@ -44,7 +44,8 @@ def _snapshot() -> dict[str, tuple]:
 
 def test_load_demo_creates_the_twelve_seed_units_with_their_kinds():
     load_demo()
-    top = {u.code: u.kind for u in Unit.objects.filter(parent__isnull=True)}
+    fire_bureau = Unit.objects.get(code="rescue").agency  # (other agencies' demo units, e.g. parking, aside)
+    top = {u.code: u.kind for u in Unit.objects.filter(parent__isnull=True, agency=fire_bureau)}
     assert top == {code: kind for code, _name, _en, kind in FIRE_BUREAU_UNITS}
 
 

@@ -56,6 +56,9 @@ class Command(BaseCommand):
         ensure_reference_data(demo.county)
         removed = 0
         if options["reset"]:
+            from civicpush.demo.reset import wipe_demo_coins
+
+            wipe_demo_coins()
             remove_demo_pushes(demo.county)
             removed = remove_citizens(demo.county)
         created = 0
@@ -64,33 +67,31 @@ class Command(BaseCommand):
         else:
             created = load_demo_citizens(demo.county, DEMO_CITIZENS, DEMO_SEED)
         pushes = None if demo_pushes_exist(demo.county) else load_demo_pushes(demo)
-        # Case progress, the adoption roster and awards (issue 9); each loader is idempotent.
+        self._load_the_rest(demo)
+        self._summary(demo.county, created, removed, pushes, time.monotonic() - started)
+
+    def _load_the_rest(self, demo: Any) -> None:
+        """Every later domain's demo data; each loader is idempotent (does nothing when present)."""
         from civicpush.adoption.demo import load_demo_adoption
         from civicpush.cases.demo import load_demo_cases
-
+        from civicpush.events.demo import demo_events_exist, load_demo_events
         from civicpush.feedback.demo import load_demo_feedback
+        from civicpush.parking.demo import load_demo_parking
+        from civicpush.stores.demo import load_demo_stores
+        from civicpush.surveys.demo import demo_surveys_exist, load_demo_surveys
 
         load_demo_cases(demo)
         load_demo_feedback(demo)
         load_demo_adoption(demo)
-        from civicpush.stores.demo import load_demo_stores
-
         demo_stores = load_demo_stores(demo)
         self.stdout.write(
             f"  stores:       {demo_stores.stores} partner stores; {demo_stores.funded_citizens} demo citizens got coins"
         )
-        from civicpush.surveys.demo import demo_surveys_exist, load_demo_surveys
-
         if not demo_surveys_exist(demo.county):
             self.stdout.write(f"  surveys:      {load_demo_surveys(demo)}")
-        from civicpush.events.demo import demo_events_exist, load_demo_events
-
         if not demo_events_exist(demo.county):
             self.stdout.write(f"  events:       1 event, {load_demo_events(demo)} registrations")
-        from civicpush.parking.demo import load_demo_parking
-
         self.stdout.write(f"  parking:      {load_demo_parking(demo.county)}")
-        self._summary(demo.county, created, removed, pushes, time.monotonic() - started)
 
     def _summary(self, county: Any, created: int, removed: int, pushes: DemoPushSummary | None, seconds: float) -> None:
         units = Unit.objects.filter(county=county)
