@@ -26,11 +26,13 @@ Design (docs/adr/0008-delivery.md):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime
 import logging
 import os
 import random
 import secrets
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -88,24 +90,33 @@ def stall_seconds() -> float:
 
 # ---------------------------------------------------------------- one event loop per process
 
-_loop: asyncio.AbstractEventLoop | None = None
+_loops = threading.local()
 
 
 def run_async(coro):  # type: ignore[no-untyped-def]
-    """Run a coroutine on this process's long-lived loop, so adapters keep their connections
-    between batches (a fresh `asyncio.run` per batch would reconnect every time)."""
-    global _loop
-    if _loop is None or _loop.is_closed():
-        _loop = asyncio.new_event_loop()
-    return _loop.run_until_complete(coro)
+    """Run a coroutine on this thread's long-lived loop, so adapters keep their connections
+    between batches (a fresh `asyncio.run` per batch would reconnect every time). One loop per
+    thread: threads sending at the same time never share a loop. A thread that is already inside a
+    running event loop (e.g. Playwright's sync API in browser tests) runs it on a helper thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fanout-loop") as pool:
+            return pool.submit(asyncio.run, coro).result()
+    loop = getattr(_loops, "loop", None)
+    if loop is None or loop.is_closed():
+        loop = _loops.loop = asyncio.new_event_loop()
+    return loop.run_until_complete(coro)
 
 
 def reset_after_fork() -> None:
     """A forked worker child must not share its parent's loop or sockets."""
-    global _loop
+    global _loops
     from .providers.registry import reset_adapters
 
-    _loop = None
+    _loops = threading.local()
     reset_adapters()
 
 
@@ -367,7 +378,8 @@ def _send_with_retries(channel: str, targets: list[Target], nudge: Nudge, renew)
     pending = targets
     for attempt in range(1, MAX_ATTEMPTS + 1):
         throttle(channel, len(pending))
-        results = run_async(adapter.send_batch(pending, nudge))
+        send_sync = getattr(adapter, "send_batch_sync", None)  # SMS/e-mail: in this thread (they use the ORM)
+        results = send_sync(pending, nudge) if send_sync is not None else run_async(adapter.send_batch(pending, nudge))
         retry: list[Target] = []
         waits: list[float] = []
         for target, result in zip(pending, results, strict=True):

@@ -72,10 +72,7 @@ def format_notice_email(nudge: Nudge, sender: str, to: str) -> EmailMessage:
 def _default_sender_of(push_id: int) -> str:
     from ..selectors import sender_name
 
-    try:
-        return sender_name(push_id)
-    finally:
-        db_connection.close()  # (a worker thread's connection)
+    return sender_name(push_id)
 
 
 def _reply_verdict(code: int, text: str) -> SendResult:
@@ -103,10 +100,22 @@ class EmailAdapter:
         self._sender_of = sender_of or _default_sender_of
         self._senders: dict[int, str] = {}
 
-    async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+    def send_batch_sync(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        """What the fan-out calls, in its own thread (the sender lookup reads the database, which no
+        code inside an event loop may do; personal notices are few)."""
         if nudge.push_id not in self._senders:
-            self._senders[nudge.push_id] = await asyncio.to_thread(self._sender_of, nudge.push_id)
-        return await asyncio.to_thread(self._send_all, list(targets), nudge, self._senders[nudge.push_id])
+            self._senders[nudge.push_id] = self._sender_of(nudge.push_id)
+        return self._send_all(list(targets), nudge, self._senders[nudge.push_id])
+
+    async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        """The async adapter contract: the same work on a worker thread."""
+        return await asyncio.to_thread(self._in_thread, targets, nudge)
+
+    def _in_thread(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        try:
+            return self.send_batch_sync(targets, nudge)
+        finally:
+            db_connection.close()  # a worker thread's own connection
 
     def _send_all(self, targets: list[Target], nudge: Nudge, sender: str) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(targets)

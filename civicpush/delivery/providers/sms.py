@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
 
 from django.db import connection
 
@@ -82,20 +81,24 @@ class SmsAdapter:
             self._backend = get_sms_backend("notice")
         return self._backend
 
-    async def _sender(self, push_id: int) -> str:
-        if push_id not in self._senders:
-            self._senders[push_id] = await asyncio.to_thread(_in_thread, self._sender_of, push_id)
-        return self._senders[push_id]
+    def send_batch_sync(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        """What the fan-out calls, in its own thread: the sender lookup and the demo gateway use the
+        database through the caller's connection (no ORM call may run inside an event loop), and
+        SMS carries personal notices, a few per dispatch, so one at a time is plenty."""
+        if nudge.push_id not in self._senders:
+            self._senders[nudge.push_id] = self._sender_of(nudge.push_id)
+        sender = self._senders[nudge.push_id]
+        return [self._send_one(target, nudge, sender) for target in targets]
 
     async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        sender = await self._sender(nudge.push_id)
-        limit = asyncio.Semaphore(self._concurrency)
+        """The async adapter contract: the same work on a worker thread."""
+        return await asyncio.to_thread(self._in_thread, targets, nudge)
 
-        async def one(target: Target) -> SendResult:
-            async with limit:
-                return await asyncio.to_thread(_in_thread, self._send_one, target, nudge, sender)
-
-        return list(await asyncio.gather(*(one(t) for t in targets)))
+    def _in_thread(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        try:
+            return self.send_batch_sync(targets, nudge)
+        finally:
+            connection.close()  # a worker thread's own connection
 
     def _send_one(self, target: Target, nudge: Nudge, sender: str) -> SendResult:
         phone = (target.address or "").strip()
@@ -142,18 +145,6 @@ def _sleep(seconds: float) -> None:
     import time
 
     time.sleep(seconds)
-
-
-T = TypeVar("T")
-
-
-def _in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """Run `fn` in a worker thread and close the thread's database connection afterwards (the
-    demo gateway and the sender lookup use the ORM; pool threads must not keep connections)."""
-    try:
-        return fn(*args)
-    finally:
-        connection.close()
 
 
 def make_adapter() -> SmsAdapter:
