@@ -503,7 +503,7 @@ def expire_period_coins(now: datetime.datetime | None = None) -> int:
     while True:
         lots = list(
             Balance.objects.filter(id__gt=last_id, expires_at__lte=now, may_go_negative=False, balance__gt=0)
-            .exclude(account__kind=AccountKind.EXPIRED)
+            .exclude(account__kind__in=[AccountKind.EXPIRED, *NON_EXPIRING_KINDS])
             .order_by("id")
             .values_list("id", "account_id", "account__county_id", "period_id", "budget_id")[:200]
         )
@@ -596,17 +596,37 @@ class _Lot:
     expires_at: datetime.datetime
 
 
-def _spendable(lots: dict[tuple[int, int], _Lot], now: datetime.datetime) -> list[tuple[tuple[int, int], _Lot]]:
+# Coins owed onwards do not expire where they wait: a store's payable (paid out at the monthly
+# settlement) and parking clearing (paid to the operator). The nightly sweep skips them and their
+# lots stay spendable after their period's date.
+NON_EXPIRING_KINDS = frozenset({AccountKind.STORE_PAYABLE, AccountKind.PARKING_CLEARING})
+_account_kinds: dict[int, str] = {}  # account id → kind (an account's kind never changes)
+
+
+def coins_expire_in(account_id: int) -> bool:
+    kind = _account_kinds.get(account_id)
+    if kind is None:
+        kind = _account_kinds[account_id] = Account.objects.values_list("kind", flat=True).get(pk=account_id)
+    return kind not in NON_EXPIRING_KINDS
+
+
+def _spendable(
+    lots: dict[tuple[int, int], _Lot], now: datetime.datetime, *, expiring: bool = True
+) -> list[tuple[tuple[int, int], _Lot]]:
     """Unexpired lots with available coins, earliest expiry first (then period, then budget id)."""
-    usable = [(k, lot) for k, lot in lots.items() if lot.expires_at > now and lot.balance - lot.held > 0]
+    usable = [
+        (k, lot) for k, lot in lots.items() if (lot.expires_at > now or not expiring) and lot.balance - lot.held > 0
+    ]
     usable.sort(key=lambda kv: (kv[1].expires_at, kv[0]))
     return usable
 
 
-def _take(lots: dict[tuple[int, int], _Lot], amount: int, now: datetime.datetime) -> list[tuple[int, int, int]] | None:
+def _take(
+    lots: dict[tuple[int, int], _Lot], amount: int, now: datetime.datetime, *, expiring: bool = True
+) -> list[tuple[int, int, int]] | None:
     taken: list[tuple[int, int, int]] = []
     left = amount
-    for (period_id, budget_id), lot in _spendable(lots, now):
+    for (period_id, budget_id), lot in _spendable(lots, now, expiring=expiring):
         use = min(left, lot.balance - lot.held)
         taken.append((period_id, budget_id, use))
         left -= use
@@ -788,7 +808,7 @@ def _apply_once(ops: list[_Op], now: datetime.datetime, release_early: bool = Fa
         op = ops[i]
         kind = info.get(op.debit_id, (False, ""))[1]
         if op.op == "transfer":
-            legs = _take(state[op.debit_id], op.amount or 0, now)
+            legs = _take(state[op.debit_id], op.amount or 0, now, expiring=coins_expire_in(op.debit_id))
             if legs is None:
                 results[i] = InsufficientFunds()
                 continue
@@ -812,7 +832,7 @@ def _apply_once(ops: list[_Op], now: datetime.datetime, release_early: bool = Fa
             lot_expiry[(period.pk, bud.pk)] = period.expires_at
             add_transfer(i, op, op.amount or 0, [(period.pk, bud.pk, op.amount or 0)], budget_id=bud.pk)
         elif op.op == "hold":
-            legs = _take(state[op.debit_id], op.amount or 0, now)
+            legs = _take(state[op.debit_id], op.amount or 0, now, expiring=coins_expire_in(op.debit_id))
             if legs is None:
                 results[i] = InsufficientFunds()
                 continue

@@ -34,7 +34,7 @@ from django.db import connection
 
 from . import chain
 from .errors import InsufficientFunds
-from .ledger import TransferResult, _Lot, _Op, _take
+from .ledger import TransferResult, _Lot, _Op, _take, coins_expire_in
 
 SYNC_OFF = "SELECT set_config('synchronous_commit', 'off', true)"
 SELECT_KEYS = "SELECT 1 FROM coins_ledgerkey WHERE key = ANY(%s::varchar[]) LIMIT 1"
@@ -137,7 +137,7 @@ def _apply_transfers(
         done: list[tuple[int, list[tuple[int, int, int]]]] = []
         for i in pending:
             op = ops[i]
-            legs = _take(state[op.debit_id], op.amount or 0, now)
+            legs = _take(state[op.debit_id], op.amount or 0, now, expiring=coins_expire_in(op.debit_id))
             if legs is None:
                 results[i] = InsufficientFunds()
                 continue

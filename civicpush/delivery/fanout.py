@@ -26,7 +26,6 @@ Design (docs/adr/0008-delivery.md):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime
 import logging
 import os
@@ -103,12 +102,25 @@ def run_async(coro):  # type: ignore[no-untyped-def]
     except RuntimeError:
         pass
     else:
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fanout-loop") as pool:
-            return pool.submit(asyncio.run, coro).result()
+        return asyncio.run_coroutine_threadsafe(coro, _side_loop()).result()
     loop = getattr(_loops, "loop", None)
     if loop is None or loop.is_closed():
         loop = _loops.loop = asyncio.new_event_loop()
     return loop.run_until_complete(coro)
+
+
+_side: asyncio.AbstractEventLoop | None = None
+_side_lock = threading.Lock()
+
+
+def _side_loop() -> asyncio.AbstractEventLoop:
+    """A long-lived loop on its own daemon thread, for callers already inside a running loop."""
+    global _side
+    with _side_lock:
+        if _side is None or _side.is_closed():
+            _side = asyncio.new_event_loop()
+            threading.Thread(target=_side.run_forever, name="fanout-side-loop", daemon=True).start()
+        return _side
 
 
 def reset_after_fork() -> None:
@@ -116,7 +128,9 @@ def reset_after_fork() -> None:
     global _loops
     from .providers.registry import reset_adapters
 
+    global _side
     _loops = threading.local()
+    _side = None
     reset_adapters()
 
 

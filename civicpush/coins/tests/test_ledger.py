@@ -315,6 +315,20 @@ def test_expiry_sweep_at_the_period_boundary(world: World) -> None:
     assert verify() == []
 
 
+def test_coins_owed_to_a_store_do_not_expire_while_they_wait_for_the_settlement(world: World) -> None:
+    wallet = ledger.wallet_of(make_citizen(world.county))
+    payable = ledger.store_payable(world.county, ref="s-owed")
+    settled = ledger.store_payable(world.county, ref="s-owed-settled")
+    _fund(world, wallet, 50, period=world.early)
+    ledger.transfer(key="pay-before-expiry", debit=wallet, credit=payable, amount=50, kind="spend")
+    with time_machine.travel(world.early.expires_at + datetime.timedelta(days=5)):
+        assert ledger.expire_period_coins() == 0  # the payable is not swept
+        assert ledger.balance(payable) == 50
+        ledger.transfer(key="monthly-payout", debit=payable, credit=settled, amount=50, kind="settlement")
+    assert ledger.balance(payable) == 0 and ledger.balance(settled) == 50
+    assert verify() == []
+
+
 def test_the_database_refuses_a_negative_balance(world: World) -> None:
     wallet = ledger.wallet_of(make_citizen(world.county))
     _fund(world, wallet, 5)

@@ -3,7 +3,6 @@ alive between batches, verdicts for 201/410/429/5xx and for an unreachable push 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 
 import pytest
@@ -29,9 +28,22 @@ def _targets(origin: str, indexes, prefix: str = "s") -> list[Target]:
     return out
 
 
+class _Loop:
+    """Runs coroutines as the fan-out does (`run_async`: one loop per thread, or a side loop when
+    this thread is inside a running loop, e.g. after the session's browser tests)."""
+
+    def run_until_complete(self, coro):
+        from civicpush.delivery.fanout import run_async
+
+        return run_async(coro)
+
+    def close(self) -> None:
+        pass
+
+
 def test_headers_keep_alive_and_verdicts(sink):
     adapter = WebPushAdapter(connections_per_origin=4)
-    loop = asyncio.new_event_loop()
+    loop = _Loop()
     try:
         urgent = Nudge(push_id=7, title="颱風警報", body="請避免外出。", urgent=True, ttl_seconds=600)
         results = loop.run_until_complete(adapter.send_batch(_targets(sink.origin, range(20)), urgent))
@@ -66,7 +78,7 @@ def test_an_unreachable_push_service_is_a_retry_and_bad_keys_are_gone():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
     adapter = WebPushAdapter()
-    loop = asyncio.new_event_loop()
+    loop = _Loop()
     try:
         p256dh, auth = subscriber_fields(1)
         targets = [
