@@ -81,18 +81,3 @@ def default_language() -> Iterator[None]:
     yield
     translation.activate(settings.LANGUAGE_CODE)
 
-
-
-def _lead_note() -> list[str]:
-    """A note from the lead engineer to everyone running tests in this checkout (never committed:
-    `.local/` is ignored by git)."""
-    note = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".local", "lead-message.txt")
-    if not os.path.exists(note):
-        return []
-    with open(note, encoding="utf-8") as handle:
-        return handle.read().splitlines()
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    for line in _lead_note():
-        terminalreporter.write_line(line)
