@@ -52,7 +52,8 @@ def _coin_dependent_models() -> list[type[models.Model]]:
         tables[model._meta.db_table] = model
         for m2m in model._meta.local_many_to_many:
             through = m2m.remote_field.through
-            tables[through._meta.db_table] = through
+            if through is not None:
+                tables[through._meta.db_table] = through
     return list(tables.values())
 
 

@@ -69,11 +69,12 @@ class EventForm(forms.Form):
         super().__init__(*args, **kwargs)
         from civicpush.audiences.selectors import groups_usable_by
 
-        self.fields["groups"].choices = [(str(g.pk), g.name) for g in groups_usable_by(push.unit)[:200]]
+        groups = [(str(g.pk), g.name) for g in groups_usable_by(push.unit)[:200]]
+        self.fields["groups"].choices = groups  # type: ignore[attr-defined]
         budgets = Budget.objects.filter(unit=push.unit, status=BudgetStatus.RESERVED).order_by("-year")
-        self.fields["budget"].choices = [("", "—")] + [(str(b.pk), f"{b.year}") for b in budgets]
+        self.fields["budget"].choices = [("", "—")] + [(str(b.pk), f"{b.year}") for b in budgets]  # type: ignore[attr-defined]
         periods = ExpiryPeriod.objects.filter(county_id=push.county_id, expires_at__gt=timezone.now())
-        self.fields["period"].choices = [("", "—")] + [(str(p.pk), str(p)) for p in periods]
+        self.fields["period"].choices = [("", "—")] + [(str(p.pk), str(p)) for p in periods]  # type: ignore[attr-defined]
 
 
 def _questions_from_text(text: str) -> list[dict[str, Any]]:

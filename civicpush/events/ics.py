@@ -17,7 +17,8 @@ def _escape(value: str) -> str:
 
 def _fold(line: str) -> str:
     """Lines longer than 75 octets are folded (RFC 5545 §3.1), never inside a UTF-8 character."""
-    out, current = [], b""
+    out: list[str] = []
+    current = b""
     for ch in line:
         encoded = ch.encode()
         if len(current) + len(encoded) > (75 if not out else 74):

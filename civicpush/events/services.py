@@ -119,7 +119,12 @@ def _validate(fields: dict[str, Any]) -> None:
     ):
         if not isinstance(value, datetime.datetime):
             add(name, _("Enter a date and time."))
-    if all(isinstance(v, datetime.datetime) for v in (starts, ends, opens, closes)):
+    if (
+        isinstance(starts, datetime.datetime)
+        and isinstance(ends, datetime.datetime)
+        and isinstance(opens, datetime.datetime)
+        and isinstance(closes, datetime.datetime)
+    ):
         if ends <= starts:
             add("ends_at", _("The event must end after it starts."))
         if closes <= opens:
@@ -514,6 +519,7 @@ def do_scan(
     try:
         with transaction.atomic():
             Event.objects.select_for_update().filter(pk=event.pk).first()  # one scan at a time per event
+            result: str
             if parsed is None:
                 result, registration = ScanResult.NOT_REGISTERED, None
             elif parsed[0] != event.pk:
@@ -658,6 +664,8 @@ def award_attendance(event: Event, *, actor: Any = None, now: datetime.datetime 
     now = _now(now)
     if event.attendance_coins <= 0 or event.budget_id is None or event.period_id is None:
         return 0
+    budget, period = event.budget, event.period
+    assert budget is not None and period is not None  # checked above
     paid = 0
     pending = Registration.objects.filter(
         event=event, status=RegistrationStatus.CONFIRMED, checked_in_at__isnull=False, coins_awarded_at__isnull=True
@@ -666,10 +674,10 @@ def award_attendance(event: Event, *, actor: Any = None, now: datetime.datetime 
         with transaction.atomic():
             earning.award(
                 key=f"event:{event.pk}:attendance:{reg.citizen_id}",
-                budget=event.budget,
+                budget=budget,
                 citizen=reg.citizen,
                 amount=event.attendance_coins,
-                period=event.period,
+                period=period,
                 reason="event",
                 actor=actor,
                 metadata={"event": event.pk},
