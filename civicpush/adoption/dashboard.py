@@ -70,14 +70,11 @@ class Figures:
 def _events(county: County) -> tuple[int | None, int | None]:
     if not apps.is_installed("civicpush.events"):
         return None, None
-    try:
-        event_model = apps.get_model("events", "Event")
-        registration = apps.get_model("events", "Registration")
-        events = event_model.objects.filter(county=county).count()
-        attendees = registration.objects.filter(event__county=county, checked_in_at__isnull=False).count()
-        return events, attendees
-    except Exception:  # the events app is still changing: show "not yet available"
-        return None, None
+    event_model = apps.get_model("events", "Event")
+    registration = apps.get_model("events", "Registration")
+    events = event_model.objects.filter(county=county).count()
+    attendees = registration.objects.filter(event__county=county, checked_in_at__isnull=False).count()
+    return events, attendees
 
 
 def _stores(county: County) -> int | None:
