@@ -80,3 +80,14 @@ def default_language() -> Iterator[None]:
     translation.activate(settings.LANGUAGE_CODE)
     yield
     translation.activate(settings.LANGUAGE_CODE)
+
+
+@pytest.fixture(autouse=True)
+def forget_account_kinds() -> Iterator[None]:
+    """The ledger caches each account's kind by id (an account never changes kind, and ids are never
+    reused in a real database); test databases roll back, and SQLite then hands out the same ids
+    again, so each test starts with an empty cache."""
+    from civicpush.coins import ledger
+
+    ledger._account_kinds.clear()
+    yield
