@@ -546,7 +546,18 @@ def redis_answers(cache_url: str) -> bool:
         return False
 
 
-def start_server(url: str, workers: int, threads: int, cache_url: str = "") -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    url: str,
+    workers: int,
+    threads: int,
+    cache_url: str = "",
+    *,
+    settings_module: str = "civicpush.config.settings",
+    extra_env: dict[str, str] | None = None,
+    backlog: int = 512,
+) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn (gthread) on a free loopback port, production settings on `url`; returns once
+    `/api/v1/health` answers. Every HTTP benchmark starts its server here."""
     port = free_port()
     env = {
         **os.environ,
@@ -555,14 +566,15 @@ def start_server(url: str, workers: int, threads: int, cache_url: str = "") -> t
         "CIVICPUSH_DEBUG": "0",
         "CIVICPUSH_LOG_LEVEL": "WARNING",
         "CIVICPUSH_CONN_MAX_AGE": "600",
-        "DJANGO_SETTINGS_MODULE": "civicpush.config.settings",
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        **(extra_env or {}),
     }
     proc = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "civicpush.config.wsgi:application",
             "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
             "--worker-class", "gthread", "--access-logfile", "/dev/null", "--keep-alive", "30",
-            "--backlog", "512", "--graceful-timeout", "5",
+            "--backlog", str(backlog), "--graceful-timeout", "5",
             "--log-level", "warning", "--no-control-socket",
         ],
         cwd=REPO,

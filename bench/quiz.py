@@ -48,7 +48,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(REPO))
 
 from common import TEST_SECRETS, ensure_database, log  # noqa: E402
-from inbox import free_port, http_status, stop_server  # noqa: E402
+from inbox import http_status, stop_server  # noqa: E402
+from inbox import start_server as start_gunicorn  # noqa: E402
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench_quiz"
 
@@ -185,41 +186,14 @@ def start_server(url: str, workers: int, threads: int, notices: bool, tmp: str) 
     Path(tmp, "bench_quiz_settings.py").write_text(
         f"from civicpush.config.settings import *  # noqa: F403\nSURVEYS_REWARD_NOTICES = {notices!r}\n"
     )
-    port = free_port()
-    env = {
-        **os.environ,
-        "CIVICPUSH_CACHE_URL": "",
-        "DATABASE_URL": url,
-        "CIVICPUSH_DEBUG": "0",
-        "CIVICPUSH_LOG_LEVEL": "WARNING",
-        "CIVICPUSH_CONN_MAX_AGE": "600",
-        "DJANGO_SETTINGS_MODULE": "bench_quiz_settings",
-        "PYTHONPATH": os.pathsep.join([tmp, str(REPO), os.environ.get("PYTHONPATH", "")]),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "civicpush.config.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--threads", str(threads),
-            "--worker-class", "gthread", "--access-logfile", "/dev/null", "--keep-alive", "30",
-            "--backlog", "2048", "--graceful-timeout", "5", "--log-level", "warning", "--no-control-socket",
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn exited with {proc.returncode}")
-        try:
-            if http_status(base, "/api/v1/health") == 200:
-                return proc, base
-        except OSError:
-            pass
-        time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("gunicorn did not answer within 60 s")
+    return start_gunicorn(
+        url,
+        workers,
+        threads,
+        settings_module="bench_quiz_settings",
+        extra_env={"PYTHONPATH": os.pathsep.join([tmp, str(REPO), os.environ.get("PYTHONPATH", "")])},
+        backlog=2048,
+    )
 
 
 def post_answer(base: str, path: str, session: str, body: dict[str, Any], csrf: str) -> tuple[int, float]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from civicpush.audiences.models import Group
 from civicpush.citizens.models import Citizen, CitizenStatus
 
 from . import awards, roster, staff_groups
@@ -68,8 +69,22 @@ def load_demo_adoption(demo: Any) -> int:
             for _ in range(count):
                 person(unit, kind, vshare)
     for base, roots in [("局本部", HQ_UNITS), *[(demo.unit(b).name, [b]) for b in BRIGADES]]:
+        # A shared group of the same name the demo pushes already target (the admin section's
+        # 局本部 group) becomes the first version: this month's roster group replaces it.
+        earlier = (
+            Group.objects.filter(
+                county=demo.county, shared_with_agency=True, retired_at__isnull=True, name__contains=base
+            )
+            .order_by("pk")
+            .first()
+        )
         definition, _ = StaffGroupDefinition.objects.get_or_create(
-            agency=demo.agency, base_name=base, defaults={"owner_unit": demo.unit("command")}
+            agency=demo.agency,
+            base_name=base,
+            defaults={
+                "owner_unit": earlier.unit if earlier else demo.unit("command"),
+                "current_group": earlier,
+            },
         )
         definition.root_units.set([demo.unit(c) for c in roots])
         staff_groups.refresh(definition)

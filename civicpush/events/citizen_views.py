@@ -24,13 +24,15 @@ from .ics import event_ics
 from .models import Event, Registration, RegistrationStatus, ScanResult
 
 
-def _event_for(citizen: Citizen, event_id: int) -> Event:
+def _event_for(citizen: Citizen, event_id: int) -> tuple[Event, Registration | None]:
+    """The event (404 unless its push reached the citizen or they registered) and their live registration."""
     event = Event.objects.select_related("push", "unit", "unit__agency").filter(pk=event_id).first()
     if event is None or event.county_id != citizen.county_id:
         raise Http404
-    if services.live_registration(event, citizen) is None and not is_visible_to(citizen, event.push):
+    registration = services.live_registration(event, citizen)
+    if registration is None and not is_visible_to(citizen, event.push):
         raise Http404
-    return event
+    return event, registration
 
 
 def _qr_svg(data: str, *, title: str) -> str:
@@ -48,8 +50,7 @@ def _errors(exc: DomainError) -> str:
 @require_GET
 def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    event = _event_for(citizen, event_id)
-    registration = services.live_registration(event, citizen)
+    event, registration = _event_for(citizen, event_id)
     context: dict[str, Any] = {
         "event": event,
         "registration": registration,
@@ -68,7 +69,7 @@ def event_page(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_POST
 def register(request: HttpRequest, event_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    event = _event_for(citizen, event_id)
+    event, _registration = _event_for(citizen, event_id)
     answers = {q["key"]: request.POST.get(q["key"], "") for q in event.questions}
     try:
         registration = services.do_register(citizen, event, answers)
@@ -88,8 +89,7 @@ def register(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_POST
 def cancel(request: HttpRequest, event_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    event = _event_for(citizen, event_id)
-    registration = services.live_registration(event, citizen)
+    event, registration = _event_for(citizen, event_id)
     if registration is None:
         return redirect("events:event", event_id=event.pk)
     try:
@@ -105,8 +105,7 @@ def cancel(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_GET
 def ticket_png(request: HttpRequest, event_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    event = _event_for(citizen, event_id)
-    registration = services.live_registration(event, citizen)
+    _event, registration = _event_for(citizen, event_id)
     if registration is None or registration.status != RegistrationStatus.CONFIRMED:
         raise Http404
     buffer = io.BytesIO()
@@ -120,7 +119,7 @@ def ticket_png(request: HttpRequest, event_id: int) -> HttpResponse:
 @require_GET
 def calendar_file(request: HttpRequest, event_id: int) -> HttpResponse:
     citizen: Citizen = request.citizen  # type: ignore[attr-defined]
-    event = _event_for(citizen, event_id)
+    event, _registration = _event_for(citizen, event_id)
     response = HttpResponse(event_ics(event, host=request.get_host()), content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="event-{event.pk}.ics"'
     return response

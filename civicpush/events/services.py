@@ -518,7 +518,6 @@ def do_scan(
     parsed = parse_code(code, TICKET_PREFIX)
     try:
         with transaction.atomic():
-            Event.objects.select_for_update().filter(pk=event.pk).first()  # one scan at a time per event
             result: str
             if parsed is None:
                 result, registration = ScanResult.NOT_REGISTERED, None
@@ -569,7 +568,6 @@ def do_self_check_in(citizen: Citizen, code: str, nonce: str, *, now: datetime.d
         return existing
     try:
         with transaction.atomic():
-            Event.objects.select_for_update().filter(pk=event.pk).first()
             registration = (
                 Registration.objects.select_for_update()
                 .filter(event=event, citizen=citizen)

@@ -8,6 +8,7 @@ personal notice's text, receive the text in `Nudge.body` and the recipient in `T
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import enum
 from collections.abc import Sequence
@@ -63,3 +64,26 @@ class ChannelAdapter(Protocol):
     async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]: ...
 
     async def aclose(self) -> None: ...
+
+
+class SyncAdapter:
+    """Base of adapters whose work is synchronous and touches the ORM (SMS, e-mail): the fan-out
+    calls `send_batch_sync` in its own thread; `send_batch` fulfils the async contract by running the
+    same work on a worker thread (closing that thread's database connection afterwards)."""
+
+    def send_batch_sync(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        raise NotImplementedError
+
+    async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        return await asyncio.to_thread(self._in_worker_thread, targets, nudge)
+
+    def _in_worker_thread(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
+        from django.db import connection
+
+        try:
+            return self.send_batch_sync(targets, nudge)
+        finally:
+            connection.close()
+
+    async def aclose(self) -> None:
+        return None

@@ -12,7 +12,6 @@ RETRY; a 5xx reply (no such mailbox, refused) → FAILED. There is no "device" t
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import smtplib
@@ -23,12 +22,11 @@ from urllib.parse import urljoin
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.validators import validate_email
-from django.db import connection as db_connection
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from ..models import Channel
-from .base import Nudge, SendResult, Target, Verdict
+from .base import Nudge, SendResult, SyncAdapter, Target, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +83,7 @@ def _decode(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-class EmailAdapter:
+class EmailAdapter(SyncAdapter):
     channel = Channel.EMAIL
 
     def __init__(
@@ -106,16 +104,6 @@ class EmailAdapter:
         if nudge.push_id not in self._senders:
             self._senders[nudge.push_id] = self._sender_of(nudge.push_id)
         return self._send_all(list(targets), nudge, self._senders[nudge.push_id])
-
-    async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        """The async adapter contract: the same work on a worker thread."""
-        return await asyncio.to_thread(self._in_thread, targets, nudge)
-
-    def _in_thread(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        try:
-            return self.send_batch_sync(targets, nudge)
-        finally:
-            db_connection.close()  # a worker thread's own connection
 
     def _send_all(self, targets: list[Target], nudge: Nudge, sender: str) -> list[SendResult]:
         results: list[SendResult | None] = [None] * len(targets)
@@ -175,9 +163,6 @@ class EmailAdapter:
         if not sent:
             return SendResult(Verdict.RETRY, error="not sent")
         return SendResult(Verdict.DELIVERED, status_code=250)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def make_adapter() -> EmailAdapter:

@@ -16,16 +16,13 @@ again — the adapter retries the remaining parts briefly itself and otherwise r
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-
-from django.db import connection
 
 from civicpush.citizens.sms import SmsBackend, SmsRejected, SmsTemporaryError, get_sms_backend, split_sms
 
 from ..models import Channel
-from .base import Nudge, SendResult, Target, Verdict
+from .base import Nudge, SendResult, SyncAdapter, Target, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +58,7 @@ def _default_sender_of(push_id: int) -> str:
     return sender_name(push_id)
 
 
-class SmsAdapter:
+class SmsAdapter(SyncAdapter):
     channel = Channel.SMS
 
     def __init__(
@@ -89,16 +86,6 @@ class SmsAdapter:
             self._senders[nudge.push_id] = self._sender_of(nudge.push_id)
         sender = self._senders[nudge.push_id]
         return [self._send_one(target, nudge, sender) for target in targets]
-
-    async def send_batch(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        """The async adapter contract: the same work on a worker thread."""
-        return await asyncio.to_thread(self._in_thread, targets, nudge)
-
-    def _in_thread(self, targets: Sequence[Target], nudge: Nudge) -> list[SendResult]:
-        try:
-            return self.send_batch_sync(targets, nudge)
-        finally:
-            connection.close()  # a worker thread's own connection
 
     def _send_one(self, target: Target, nudge: Nudge, sender: str) -> SendResult:
         phone = (target.address or "").strip()
@@ -130,9 +117,6 @@ class SmsAdapter:
                         return SendResult(Verdict.RETRY, error=f"gateway error: {exc.__class__.__name__}")
                     return SendResult(Verdict.FAILED, error=_partial(index, len(parts), exc.__class__.__name__))
         return SendResult(Verdict.DELIVERED)
-
-    async def aclose(self) -> None:
-        return None
 
 
 def _partial(index: int, total: int, reason: str) -> str:

@@ -33,16 +33,22 @@ def test_load_demo_creates_the_default_chains_and_groups_of_both_kinds():
     groups = list(Group.objects.all())
     assert {g.kind for g in groups} == {GroupKind.STATIC, GroupKind.DYNAMIC}
     today = timezone.localdate()
-    shared = {g.name: g for g in groups if g.shared_with_agency and g.retired_at is None}
-    # The all-staff groups of the adoption roster (seed 000), regenerated monthly, shared agency-wide.
-    assert f"消防局局本部{today:%m%d}" in shared
-    assert shared[f"消防局局本部{today:%m%d}"].member_count > 0
+    shared = [g for g in groups if g.shared_with_agency and g.retired_at is None]
+    # The five all-staff groups of the adoption roster (seed 000), shared agency-wide; this month's
+    # 局本部 version replaced the 40-member one the demo pushes were sent to.
+    assert sorted(g.name for g in shared) == sorted(
+        f"消防局{base}{today:%m%d}" for base in ("局本部", "臺東大隊", "關山大隊", "成功大隊", "大武大隊")
+    )
+    headquarters = next(g for g in shared if "局本部" in g.name)
+    assert headquarters.replaces is not None and headquarters.replaces.member_count == 40
+    assert headquarters.replaces.retired_at is not None
 
 
 def test_load_demo_creates_pushes_of_every_type_in_many_states():
     output = _load()
     pushes = list(Push.objects.filter(is_system_notice=False))  # staff pushes (not receipts and reminders)
-    assert 15 <= len(pushes) <= 30
+    made_by_the_push_demo = re.search(r"pushes: +4 groups, (\d+) pushes", output)
+    assert made_by_the_push_demo is not None and 15 <= int(made_by_the_push_demo.group(1)) <= 20
     assert {p.push_type for p in pushes} == set(PushType.values)
     assert {p.target_kind for p in pushes} == set(TargetKind.values)
     assert {PushStatus.DRAFT, PushStatus.SUBMITTED, PushStatus.RETURNED, PushStatus.APPROVED} <= {
