@@ -3,4 +3,7 @@ import os
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicpush.config.settings")
-application = get_wsgi_application()
+
+from civicpush.core.fastpath import FastPathApplication  # noqa: E402  (after settings are chosen)
+
+application = FastPathApplication(get_wsgi_application())
