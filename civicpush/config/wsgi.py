@@ -4,6 +4,6 @@ from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "civicpush.config.settings")
 
-from civicpush.core.fastpath import FastPathApplication  # noqa: E402  (after settings are chosen)
+from civicpush.core.fastpath import FastPathApplication
 
 application = FastPathApplication(get_wsgi_application())

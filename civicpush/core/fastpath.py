@@ -68,4 +68,4 @@ class FastPathApplication:
             close_old_connections()
 
 
-__all__ = ["FastPathApplication", "register", "routes", "enabled"]
+__all__ = ["FastPathApplication", "enabled", "register", "routes"]

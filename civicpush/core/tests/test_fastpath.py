@@ -19,12 +19,12 @@ class _Recorder:
     def __init__(self) -> None:
         self.status = ""
 
-    def __call__(self, status: str, headers: list, exc_info=None):  # noqa: ANN001
+    def __call__(self, status: str, headers: list, exc_info=None):
         self.status = status
         return lambda data: None
 
 
-def _django(environ, start_response):  # noqa: ANN001
+def _django(environ, start_response):
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"django"]
 
@@ -37,7 +37,7 @@ def route(monkeypatch):
 
 
 def test_a_registered_handler_answers_first(route):
-    def handler(environ, start_response):  # noqa: ANN001
+    def handler(environ, start_response):
         start_response("201 Created", [("Content-Type", "text/plain")])
         return [b"fast"]
 
@@ -54,7 +54,7 @@ def test_a_registered_handler_answers_first(route):
 def test_a_handler_returning_none_falls_through_to_django(route):
     calls = []
 
-    def handler(environ, start_response):  # noqa: ANN001
+    def handler(environ, start_response):
         calls.append(environ["PATH_INFO"])
         return None
 
