@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inbox.py [--citizens 1000000] [--pushes 20000] [--groups 2000]
                                     [--configs 2x8,3x4] [--duration 20] [--concurrency 50]
+    .venv/bin/python bench/inbox.py --cpu [--cpu-rounds 4] [--profile]
 
 Issue "Pushes", part 3. On PostgreSQL (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/civicpush_bench_inbox; created when missing, never dropped):
@@ -16,14 +17,20 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_inbox; created when missing, 
    loopback port (DATABASE_URL = the bench database, CIVICPUSH_DEBUG off), warm up, then measure
    `GET /api/v1/health` (the floor) and `GET /` as a signed-in citizen (the inbox) for `--duration`
    seconds each at `--concurrency` clients. Inbox requests rotate over 500 citizen sessions (made as
-   sign-in makes them, with the citizen snapshot; each client also sends a CSRF cookie, as a browser
-   does after its first page; after the warm-up each worker has every one of these pages
-   remembered, pushes.inbox.RememberedPage, so this measures the repeat visit). The
+   sign-in makes them, with the citizen snapshot, just before the inbox's warm-up so that the
+   snapshots stay younger than their 60 s re-check age throughout the inbox phase; each client also
+   sends a CSRF cookie, as a browser does after its first page; after the warm-up each worker has
+   most of these pages remembered, pushes.inbox.RememberedPage, so this measures the repeat visit). The
    server gets CIVICPUSH_CACHE_URL=--cache-url (default redis://127.0.0.1:6379/9 when a Redis
    answers there: cached_db sessions; else none, database sessions); the JSON says which.
    Load generator: wrk with a Lua script when installed (`apt-get install wrk`), else a Python
    generator (processes × threads with keep-alive connections); the JSON says which.
 3. The audience estimate of a three-filter dynamic group (median of 11 runs).
+
+`--cpu` starts no server: this process calls the WSGI application the server runs with the same
+requests (the 500 sessions' `GET /` with the fast path of ADR 0014 on, then off, and the floor) and
+reports Python CPU per request (time.process_time), the variants interleaved; `--profile` adds a
+cProfile (CPU time) of one fast-path pass. A load-independent measure for decisions.
 
 Targets: inbox rps ≥ ½ floor rps, inbox p99 ≤ 2 × floor p99, audience estimate ≤ 300 ms. The
 final line is JSON with p50_ms, p99_ms, rps, floor_p50_ms, floor_p99_ms, floor_rps,
@@ -620,6 +627,79 @@ def http_status(base: str, path: str, session_key: str | None = None) -> int:
         conn.close()
 
 
+def cpu_per_request(keys: list[str], cookie_lines: list[str], rounds: int, profile: bool) -> dict[str, Any]:
+    """Python CPU per request in this process (time.process_time), calling the WSGI application the
+    server runs (`civicpush.config.wsgi.application`) with the benchmark's requests: `GET /` through
+    the fast path (ADR 0014), `GET /` with it off (Django's whole stack), and the floor
+    `GET /api/v1/health`. One pass over the sessions warms every variant up (remembered pages, cached
+    sessions); then `rounds` passes, the variants interleaved, so that load from elsewhere on the
+    machine weighs on each alike. PostgreSQL's and Redis's own CPU are not included."""
+    from wsgiref.util import setup_testing_defaults
+
+    from civicpush.config.wsgi import application
+
+    statuses: dict[str, set[str]] = {}
+
+    def environ(path: str, cookie: str | None) -> dict[str, Any]:
+        env: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "HTTP_HOST": "127.0.0.1"}
+        if cookie:
+            env["HTTP_COOKIE"] = cookie
+        setup_testing_defaults(env)
+        return env
+
+    def start_response(status: str, headers: Any, exc_info: Any = None) -> None:
+        statuses.setdefault(current[0], set()).add(status)
+
+    variants = {
+        "inbox_fast": ("/", True, True),
+        "inbox_django": ("/", True, False),
+        "floor": ("/api/v1/health", False, False),
+    }
+    current = [""]
+
+    def one_pass(name: str) -> tuple[float, float, int]:
+        path, with_cookie, fast = variants[name]
+        application.active = fast
+        current[0] = name
+        envs = [environ(path, line if with_cookie else None) for line in cookie_lines]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for env in envs:
+            body = application(env, start_response)
+            b"".join(body)
+            if hasattr(body, "close"):
+                body.close()
+        return time.process_time() - cpu, time.perf_counter() - wall, len(envs)
+
+    for name in variants:
+        one_pass(name)
+    totals = {name: [0.0, 0.0, 0] for name in variants}
+    for _round in range(rounds):
+        for name in variants:
+            cpu, wall, n = one_pass(name)
+            totals[name][0] += cpu
+            totals[name][1] += wall
+            totals[name][2] += n
+    out: dict[str, Any] = {
+        name: {"cpu_us": round(c / n * 1e6, 1), "wall_us": round(w / n * 1e6, 1), "requests": n}
+        for name, (c, w, n) in totals.items()
+    }
+    out["statuses"] = {name: sorted(s) for name, s in statuses.items()}
+    out["fast_vs_floor_cpu"] = round(out["inbox_fast"]["cpu_us"] / out["floor"]["cpu_us"], 2)
+    out["django_vs_floor_cpu"] = round(out["inbox_django"]["cpu_us"] / out["floor"]["cpu_us"], 2)
+    if profile:
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile(time.process_time)  # (CPU, not waiting for PostgreSQL and Redis)
+        profiler.enable()
+        one_pass("inbox_fast")
+        profiler.disable()
+        profiler.dump_stats(os.path.join(os.environ.get("CIVICPUSH_VAR_DIR", tempfile.gettempdir()), "inbox-fast.prof"))
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
+    application.active = True
+    return out
+
+
 def audience_estimate_ms(runs: int) -> tuple[float, int]:
     timings, matches = time_audience_estimate(runs)
     return median(timings), matches
@@ -638,6 +718,13 @@ def main() -> int:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--rebuild", action="store_true", help="rebuild the data even when it matches")
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument(
+        "--cpu",
+        action="store_true",
+        help="no server: Python CPU per request in this process, fast path vs Django vs the floor",
+    )
+    parser.add_argument("--cpu-rounds", type=int, default=4, help="passes over the sessions for --cpu")
+    parser.add_argument("--profile", action="store_true", help="with --cpu: cProfile one fast-path pass")
     parser.add_argument("--runs", type=int, default=11, help="audience estimate runs")
     parser.add_argument(
         "--cache-url",
@@ -659,6 +746,10 @@ def main() -> int:
     for key, value in TEST_SECRETS.items():
         os.environ.setdefault(key, value)
     sys.path.insert(0, str(REPO))
+    if args.cpu:  # this process serves as the server would (bench's start_server environment)
+        os.environ.update(
+            {"CIVICPUSH_CACHE_URL": args.cache_url, "CIVICPUSH_DEBUG": "0", "CIVICPUSH_CONN_MAX_AGE": "600"}
+        )
 
     import django
 
@@ -674,6 +765,11 @@ def main() -> int:
         log(f"reusing the data in {urlparse(url).path.lstrip('/')}: {wanted}")
     if args.build_only:
         return 0
+    if args.cpu:
+        keys = make_sessions(args.sessions)
+        result = cpu_per_request(keys, cookie_headers(keys), args.cpu_rounds, args.profile)
+        print(json.dumps({"benchmark": "inbox-cpu", "cache": args.cache_url or "none", **result}), flush=True)
+        return 0
 
     estimate_ms, matches = audience_estimate_ms(args.runs)
     log(f"audience estimate: {estimate_ms} ms median ({matches:,} matches)")
@@ -681,15 +777,25 @@ def main() -> int:
     generator = args.generator
     if generator == "auto":
         generator = "wrk" if shutil.which("wrk") else "python"
-    keys = make_sessions(args.sessions)
-    cookie_lines = cookie_headers(keys)
+    keys = make_sessions(1)
     connection.close()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-inbox-") as tmp:
         cookies_file = os.path.join(tmp, "cookies.txt")
-        Path(cookies_file).write_text("\n".join(cookie_lines) + "\n")
+        cookie_lines: list[str] = []
         lua = os.path.join(tmp, "inbox.lua")
         Path(lua).write_text(WRK_LUA)
+
+        def sign_in() -> float:
+            """New sessions for the clients (the same citizens each time), as sign-in makes them:
+            their snapshots are then checked less than SNAPSHOT_MAX_AGE (60 s) ago for the whole inbox
+            phase, which measures the repeat visit. (Sessions made before the server's start and the
+            floor's 25 s crossed that age during the inbox phase when the machine was slow to start
+            the server: every session was then re-checked and rewritten within those seconds.)"""
+            cookie_lines[:] = cookie_headers(make_sessions(args.sessions))
+            Path(cookies_file).write_text("\n".join(cookie_lines) + "\n")
+            connection.close()
+            return time.monotonic()
 
         def measure(base: str, path: str, cookies: bool, seconds: int) -> dict[str, Any]:
             if generator == "wrk":
@@ -705,8 +811,10 @@ def main() -> int:
                     raise SystemExit(f"the inbox answered {status} for a signed-in citizen, not 200")
                 measure(base, "/api/v1/health", False, args.warmup)
                 floor = measure(base, "/api/v1/health", False, args.duration)
+                signed_in_at = sign_in()
                 measure(base, "/", True, args.warmup)
                 inbox = measure(base, "/", True, args.duration)
+                log(f"inbox phase ended {time.monotonic() - signed_in_at:.1f} s after its sessions were made")
             finally:
                 stop_server(proc)
             result = {"config": f"{workers}x{threads}", "floor": floor, "inbox": inbox}

@@ -31,13 +31,20 @@ from civicpush.citizens.models import Citizen
 from civicpush.citizens.topics import Topic
 from civicpush.core.errors import NotFound
 from civicpush.pushes import services as push_services
-from civicpush.pushes.inbox import InboxEntry, clear_memos, is_visible_to, remembered_page, unread_count
+from civicpush.pushes.inbox import (
+    InboxEntry,
+    RememberedPage,
+    clear_memos,
+    is_visible_to,
+    remembered_page,
+    unread_count,
+)
 from civicpush.pushes.models import Push, PushImage, PushType
 from civicpush.pushes.scheduling import TAIPEI
 from civicpush.pushes.selectors import get_push
 from civicpush.pushes.timeline import Entry
 
-from .shell import finish, has_flash_messages, prefill, slot
+from .shell import Prefilled, finish, has_flash_messages, prefill, slot
 from .templatetags.citizen_inbox import inbox_time
 from .views import citizen_required
 
@@ -217,6 +224,16 @@ def _filters_html(query: InboxQuery) -> str:
 def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
     """Called by views.home for a signed-in citizen with current consent."""
     query = _parse_query(request)
+    if settings.DEBUG or has_flash_messages(request):  # (templates edited while running; messages)
+        return _keep_offline(render(request, _INBOX_TEMPLATE, _slow_context(citizen, query)))
+    return _keep_offline(HttpResponse(finish(request, prefilled_page(request, citizen, query))))
+
+
+def prefilled_page(request: Any, citizen: Citizen, query: InboxQuery) -> Prefilled:
+    """The inbox page for `query` up to the per-request parts (`shell.finish` adds the CSRF token and
+    the full path), for a signed-in citizen with current consent, without flash messages and DEBUG
+    off. Also what the WSGI fast path (fastpath.py) serves; `request` is used only when the page's
+    shell is rendered for the first time in this process (as its template context's request)."""
     memo = remembered_page(
         citizen,
         topic=query.topic,
@@ -225,60 +242,128 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
         before=query.before,
         limit=PAGE_SIZE,
     )
-    today = timezone.localtime(timezone.now(), TAIPEI).date()
     language = translation.get_language() or ""
     prefix = get_script_prefix()
-    time_texts = tuple(_time_text(e, today, language) for e, _pinned in memo.page) if memo is not None else ()
-    slow = settings.DEBUG or has_flash_messages(request)  # (templates edited while running; messages)
+    now = timezone.now()
+    time_texts = _time_texts_of(memo, language, now)
+    unread = memo.unread_at(now) if memo is not None else 0
     # The rendered page, up to the CSRF token and the full path, is kept with the remembered page
     # (pushes.inbox.RememberedPage): it is a function of that page, the query (part of the page's
-    # key), the language, the script prefix and the time texts, which are this key.
-    render_key = (language, prefix, time_texts)
-    if memo is not None and not slow:
+    # key), the language, the script prefix, the time texts and the unread count, which are this key.
+    render_key = (language, prefix, time_texts, unread)
+    if memo is not None:
         kept = memo.rendered.get(render_key)
         if kept is not None:
-            return _keep_offline(HttpResponse(finish(request, kept)))
-    entries = memo.entries() if memo is not None else []
-    unread = memo.unread if memo is not None else 0
-    regular = [e for e in entries if not e.pinned]
-    more_url = ""
-    if len(regular) >= PAGE_SIZE:
-        more_url = "?" + query.params(before=regular[-1].frozen_at.isoformat())
-    inbox_list = _list_html(entries, time_texts, language, prefix)
-    filtered = bool(query.topic is not None or query.push_type or query.search)
-    if slow:
-        context = {
-            "inbox_list": inbox_list,
-            "inbox_filters": _filters_html(query),
-            "query": query,
-            "filtered": filtered,
-            "more_url": more_url,
-            "unread": unread,
-            "active_nav": "inbox",
-        }
-        return _keep_offline(render(request, _INBOX_TEMPLATE, context))
+            return kept  # type: ignore[no-any-return]
+    parts = _page_parts(memo, query, time_texts, language, prefix, unread)
     # The same page from the process's shell of it (shell.py): what is not a slot is in the key.
-    has_list, before = bool(inbox_list), query.before is not None
+    has_list, before = bool(parts.inbox_list), query.before is not None
     page = prefill(
         request,
         _INBOX_TEMPLATE,
-        (unread, has_list, bool(more_url), filtered, before),
+        (parts.unread, has_list, bool(parts.more_url), parts.filtered, before),
         {
             "inbox_list": slot("inbox_list") if has_list else "",
             "inbox_filters": slot("inbox_filters"),
             "query": {"before": before},
-            "filtered": filtered,
-            "more_url": slot("more_url") if more_url else "",
-            "unread": unread,
+            "filtered": parts.filtered,
+            "more_url": slot("more_url") if parts.more_url else "",
+            "unread": parts.unread,
             "active_nav": "inbox",
         },
-        {"inbox_list": inbox_list, "inbox_filters": _filters_html(query), "more_url": more_url},
+        {"inbox_list": parts.inbox_list, "inbox_filters": _filters_html(query), "more_url": parts.more_url},
         safe_slots=_SAFE_SLOTS,
     )
     if memo is not None:
         memo.rendered.clear()  # one rendering per remembered page: the current time texts'
         memo.rendered[render_key] = page
-    return _keep_offline(HttpResponse(finish(request, page)))
+    return page
+
+
+def _time_texts_of(memo: RememberedPage | None, language: str, now: datetime.datetime) -> tuple[str, ...]:
+    """Each entry's `_time_text`, kept with the remembered page until the first instant one of them
+    can change (`_texts_until`)."""
+    if memo is None:
+        return ()
+    kept = memo.texts
+    if kept is not None and kept[0] == language and kept[1] <= now < kept[2]:
+        return kept[3]  # type: ignore[no-any-return]
+    today = timezone.localtime(now, TAIPEI).date()
+    texts = tuple(_time_text(e, today, language) for e, _pinned in memo.page)
+    memo.texts = (language, now, _texts_until(memo.page, now, today), texts)
+    return texts
+
+
+def _texts_until(page: list[tuple[Entry, bool]], now: datetime.datetime, today: datetime.date) -> datetime.datetime:
+    """The first instant after `now` at which a time text of `page` may read differently: the next
+    Asia/Taipei midnight (dates are relative to today), and for today's entries the next second,
+    minute or hour of `naturaltime` (`_relative_text`: whole seconds under a minute, whole minutes
+    under an hour, then whole hours). The texts are computed a moment after `now`, so a change in
+    between only makes this instant already past (the texts are computed again)."""
+    until = datetime.datetime.combine(today + datetime.timedelta(days=1), datetime.time(0), tzinfo=TAIPEI)
+    for e, _pinned in page:
+        if e.day != today:
+            continue
+        if e.frozen_at >= now or (now - e.frozen_at).days:
+            return now  # (not a relative text of the past day: not kept)
+        seconds = (now - e.frozen_at).seconds
+        step = 1 if seconds < 60 else 60 if seconds < 3600 else 3600
+        until = min(until, e.frozen_at + datetime.timedelta(seconds=(seconds // step + 1) * step))
+    return until
+
+
+@dataclass(frozen=True)
+class _PageParts:
+    inbox_list: str
+    more_url: str
+    unread: int
+    filtered: bool
+
+
+def _page_parts(
+    memo: RememberedPage | None,
+    query: InboxQuery,
+    time_texts: tuple[str, ...],
+    language: str,
+    prefix: str,
+    unread: int,
+) -> _PageParts:
+    entries = memo.entries() if memo is not None else []
+    regular = [e for e in entries if not e.pinned]
+    more_url = ""
+    if len(regular) >= PAGE_SIZE:
+        more_url = "?" + query.params(before=regular[-1].frozen_at.isoformat())
+    return _PageParts(
+        inbox_list=_list_html(entries, time_texts, language, prefix),
+        more_url=more_url,
+        unread=unread,
+        filtered=bool(query.topic is not None or query.push_type or query.search),
+    )
+
+
+def _slow_context(citizen: Citizen, query: InboxQuery) -> dict[str, Any]:
+    """The inbox template's full context (DEBUG, or flash messages to show)."""
+    memo = remembered_page(
+        citizen,
+        topic=query.topic,
+        push_type=query.push_type,
+        search=query.search or None,
+        before=query.before,
+        limit=PAGE_SIZE,
+    )
+    language = translation.get_language() or ""
+    now = timezone.now()
+    unread = memo.unread_at(now) if memo is not None else 0
+    parts = _page_parts(memo, query, _time_texts_of(memo, language, now), language, get_script_prefix(), unread)
+    return {
+        "inbox_list": parts.inbox_list,
+        "inbox_filters": _filters_html(query),
+        "query": query,
+        "filtered": parts.filtered,
+        "more_url": parts.more_url,
+        "unread": parts.unread,
+        "active_nav": "inbox",
+    }
 
 
 def _forget_rendered_pages(**kwargs: Any) -> None:

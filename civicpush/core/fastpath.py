@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from . import request_context
+
 Environ = dict[str, Any]
 StartResponse = Callable[..., Any]
 # A handler answers the request (returning the WSGI body) or returns None to let Django answer it.
@@ -61,11 +63,25 @@ class FastPathApplication:
     def _run(handler: Handler, environ: Environ, start_response: StartResponse) -> Iterable[bytes] | None:
         # Django's request_started/request_finished keep database connections healthy (closing those
         # past CONN_MAX_AGE or broken); a fast-path request does the same, without the signal fan-out.
+        # RequestContextMiddleware's per-request context (client address for audit and logs) likewise.
         close_old_connections()
+        token = request_context.set_current(
+            request_context.RequestContext(client_ip=request_context.client_ip_of(_Meta(environ)))
+        )
         try:
             return handler(environ, start_response)
         finally:
+            request_context.reset(token)
             close_old_connections()
+
+
+class _Meta:
+    """`request.META` for request_context.client_ip_of (the WSGI environ is what Django's META is)."""
+
+    __slots__ = ("META",)
+
+    def __init__(self, environ: Environ) -> None:
+        self.META = environ
 
 
 __all__ = ["FastPathApplication", "enabled", "register", "routes"]

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -170,14 +170,10 @@ def _fetch(citizen: Citizen) -> tuple[Any, ...]:
     once per connection (`_execute_prepared`): it is the same text on every request."""
     county_id = citizen.county_id
     params = [citizen.pk, county_id, citizen.pk, citizen.pk, county_id, county_id]
-    if (
-        PREPARE
-        and connection.vendor == "postgresql"
-        and not connection.queries_logged
-        and not connection.execute_wrappers
-    ):
-        return _execute_prepared(params)  # (query logging and execute wrappers see Django's cursor)
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # (`connection` looks this up again on every attribute)
+    if PREPARE and db.vendor == "postgresql" and not db.queries_logged and not db.execute_wrappers:
+        return _execute_prepared(db, params)  # (query logging and execute wrappers see Django's cursor)
+    with db.cursor() as cursor:
         cursor.execute(_CITIZEN_SQL, params)
         return tuple(cursor.fetchall())
 
@@ -185,18 +181,18 @@ def _fetch(citizen: Citizen) -> tuple[Any, ...]:
 PREPARE = True  # prepared statement on PostgreSQL (False: plain execution, e.g. behind a pooler)
 
 
-def _execute_prepared(params: list[Any]) -> tuple[Any, ...]:
+def _execute_prepared(db: Any, params: list[Any]) -> tuple[Any, ...]:
     """`_CITIZEN_SQL` as a server-side prepared statement: PostgreSQL parses and plans it once per
     connection instead of on every page. Django's cursors bind on the client and never prepare, so
     this uses a psycopg cursor with server-side binding on Django's connection (its transaction
     state and error handling stay Django's: `wrap_database_errors`, `ensure_connection`)."""
     import psycopg
 
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     if raw.prepare_threshold is None:  # Django's default: no automatic preparing; explicit only
         raw.prepare_threshold = _NEVER_AUTOMATIC
-    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+    with db.wrap_database_errors, psycopg.Cursor(raw) as cursor:
         cursor.execute(_CITIZEN_SQL, params, prepare=True, binary=True)
         return tuple(cursor.fetchall())
 
@@ -351,6 +347,22 @@ class _Reader:
             day += _ONE_DAY
         return total
 
+    def unread_frozen(self) -> list[datetime.datetime]:
+        """The frozen times of the entries `unread()` counts, ascending. While nothing else changes
+        (the rows, the timeline, validity), the count at a later moment t is the number of them at
+        or after t - UNREAD_WINDOW: entries only leave the window (`RememberedPage.unread_at`)."""
+        if self.first is None or self.last is None:
+            return []
+        since = self.now - UNREAD_WINDOW
+        day = max(taipei_date(since), self.first)
+        reads = self.data.reads
+        out: list[datetime.datetime] = []
+        while day <= self.last:
+            out += [e.frozen_at for e in self.day(day) if e.frozen_at >= since and e.push_id not in reads]
+            day += _ONE_DAY
+        out.sort()
+        return out
+
     def _member_at(self, gids: tuple[int, ...], moment: datetime.datetime) -> bool:
         return any(
             gid in gids and added <= moment and (removed is None or removed > moment)
@@ -423,10 +435,22 @@ def _entries(reads: set[int], rows: list[tuple[Entry, bool]]) -> list[InboxEntry
 class RememberedPage:
     """A computed page (`page`: (entry, pinned) newest first, pinned on top) and unread count, kept
     by the process while the citizen's rows and the timeline stay the same and `now` stays before
-    `until` (see `_unchanged_until`). `rendered` is for the web view: output derived from this page
-    alone (and the keys it chooses), dropped with the page."""
+    `until` (see `_unchanged_until`). `unread` is the count at `computed_at`; `unread_at(now)` the
+    count later (entries leaving the 30-day window, `unread_frozen`). `rendered` and `texts` are for
+    the web view: output derived from this page alone (and the keys it chooses), dropped with it."""
 
-    __slots__ = ("computed_at", "fingerprint", "page", "reads", "rendered", "timeline", "unread", "until")
+    __slots__ = (
+        "computed_at",
+        "fingerprint",
+        "page",
+        "reads",
+        "rendered",
+        "texts",
+        "timeline",
+        "unread",
+        "unread_frozen",
+        "until",
+    )
 
     def __init__(
         self,
@@ -437,6 +461,7 @@ class RememberedPage:
         page: list[tuple[Entry, bool]],
         unread: int,
         reads: set[int],
+        unread_frozen: list[datetime.datetime] | None = None,
     ) -> None:
         self.fingerprint = fingerprint
         self.timeline = timeline
@@ -446,6 +471,13 @@ class RememberedPage:
         self.unread = unread
         self.reads = reads
         self.rendered: dict[Any, Any] = {}
+        self.texts: Any = None
+        self.unread_frozen = unread_frozen or []
+
+    def unread_at(self, now: datetime.datetime) -> int:
+        """The unread count at `now` (not before `computed_at`, not after `until`)."""
+        frozen = self.unread_frozen
+        return len(frozen) - bisect.bisect_left(frozen, now - UNREAD_WINDOW)
 
     def entries(self) -> list[InboxEntry]:
         return _entries(self.reads, self.page)
@@ -493,10 +525,11 @@ def remembered_page(
     data = _load(citizen, rows)
     reader = _Reader(data, now)
     page = reader.page(topic=topic, push_type=push_type, search=search, before=before, limit=limit)
-    unread = reader.unread() if with_unread else 0
+    unread_frozen = reader.unread_frozen() if with_unread else []
     memo = RememberedPage(
-        fingerprint, data.timeline, now, _unchanged_until(data, now, with_unread), page, unread, data.reads
-    )
+        fingerprint, data.timeline, now, _unchanged_until(data, now), page, len(unread_frozen), data.reads,
+        unread_frozen,
+    )  # fmt: skip
     if len(_memos) >= MEMO_MAX:
         _memos.clear()
     _memos[memo_key] = memo
@@ -515,13 +548,14 @@ def inbox_page(
     with_unread: bool = True,
 ) -> tuple[list[InboxEntry], int]:
     """`inbox_for` and `unread_count` together, from one round trip to the database."""
+    now = now or timezone.now()
     memo = remembered_page(
         citizen, topic=topic, push_type=push_type, search=search, before=before, limit=limit, now=now,
         with_unread=with_unread,
     )  # fmt: skip
     if memo is None:
         return [], 0
-    return memo.entries(), memo.unread
+    return memo.entries(), memo.unread_at(now)
 
 
 # Pages kept per process: each holds the citizen's rows (a few kB at most) and, from the web view,
@@ -531,12 +565,14 @@ _memos: dict[tuple[Any, ...], RememberedPage] = {}
 _FOREVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 
 
-def _unchanged_until(data: _Citizen, now: datetime.datetime, with_unread: bool) -> datetime.datetime:
-    """The first instant after `now` at which the time alone may change a page or unread count
-    computed at `now` from `data`: an entry's validity starting or ending (valid_from/valid_to of any
-    entry of the county's timeline or of the citizen's personal notices: `valid_at` and so the daily
-    cap and the pinned list), and an entry leaving the unread window (frozen_at + UNREAD_WINDOW).
-    Conservative: any such instant of any entry the citizen could see, not only the ones on the page."""
+def _unchanged_until(data: _Citizen, now: datetime.datetime) -> datetime.datetime:
+    """The first instant after `now` at which the time alone may change a page computed at `now`
+    from `data`: an entry's validity starting or ending (valid_from/valid_to of any entry of the
+    county's timeline or of the citizen's personal notices: `valid_at` and so the daily cap, the
+    pinned list and the unread count). Conservative: any such instant of any entry the citizen could
+    see, not only the ones on the page. Entries leaving the unread window change only the count,
+    which `RememberedPage.unread_at` works out for the moment asked (so every remembered page of a
+    county does not expire at once each time one of its entries turns 30 days old)."""
     until = _FOREVER
     changes = data.timeline.validity_changes
     i = bisect.bisect_right(changes, now)
@@ -546,15 +582,6 @@ def _unchanged_until(data: _Citizen, now: datetime.datetime, with_unread: bool) 
         for moment in (e.valid_from, e.valid_to):
             if moment is not None and now < moment < until:
                 until = moment
-    if with_unread:
-        since = now - UNREAD_WINDOW
-        frozen = data.timeline.all_frozen
-        i = bisect.bisect_left(frozen, since)
-        if i < len(frozen):
-            until = min(until, frozen[i] + UNREAD_WINDOW)
-        for e in data.personal:
-            if e.frozen_at >= since:
-                until = min(until, e.frozen_at + UNREAD_WINDOW)
     return until
 
 

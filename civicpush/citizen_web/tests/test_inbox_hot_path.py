@@ -167,3 +167,37 @@ def test_the_kept_relative_times_are_what_inbox_time_says(language: str) -> None
             with time_machine.travel(value + datetime.timedelta(seconds=seconds), tick=False):
                 assert _relative_text(value, language) == inbox_time(value), seconds
                 assert _relative_text(value, language) == inbox_time(value), seconds  # (kept)
+
+
+@pytest.mark.parametrize("language", ["zh-hant", "en"])
+def test_kept_time_texts_are_the_ones_computed_afresh(language: str) -> None:
+    import datetime
+
+    import time_machine
+    from django.utils import translation
+
+    from civicpush.citizen_web.inbox_views import TAIPEI, _time_text, _time_texts_of
+    from civicpush.pushes.inbox import RememberedPage
+    from civicpush.pushes.timeline import Entry
+
+    start = datetime.datetime(2026, 11, 21, 15, 0, 0, 300_000, tzinfo=datetime.UTC)  # 23:00 in Taipei
+    ago = (0, 1, 59, 61, 600, 3599, 3601, 7 * 3600, 86_400, 3 * 86_400, 400 * 86_400)
+    page = [
+        (Entry(i, start - datetime.timedelta(seconds=s), i, "everyone", "notice", "normal", False, None,
+               None, None, "", f"t{i}", "", "", ""), False)
+        for i, s in enumerate(ago)
+    ]  # fmt: skip
+    memo = RememberedPage((), None, start, start, page, 0, set())  # type: ignore[arg-type]
+    computed = kept = 0
+    with translation.override(language):
+        # Every half second for 2 minutes, then every 7 s to past Taipei midnight (an hour later).
+        moments = [start + datetime.timedelta(seconds=x / 2) for x in range(240)]
+        moments += [start + datetime.timedelta(seconds=120 + 7 * x) for x in range(600)]
+        for moment in moments:
+            with time_machine.travel(moment, tick=False):
+                before = memo.texts
+                texts = _time_texts_of(memo, language, moment)
+                today = moment.astimezone(TAIPEI).date()
+                assert texts == tuple(_time_text(e, today, language) for e, _p in page), moment
+                computed, kept = (computed + 1, kept) if memo.texts is not before else (computed, kept + 1)
+    assert kept > computed > 50  # kept between changes, computed again at each change

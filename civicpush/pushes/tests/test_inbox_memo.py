@@ -134,8 +134,12 @@ def test_the_unread_count_drops_when_an_entry_leaves_the_window_while_remembered
     _sent(org, now - datetime.timedelta(days=2))
     assert inbox_page(citizen, now=now)[1] == 2
     assert inbox_page(citizen, now=now + datetime.timedelta(minutes=5))[1] == 2
+    memo = inbox.remembered_page(citizen, now=now + datetime.timedelta(minutes=5))
     entries, unread = inbox_page(citizen, now=now + datetime.timedelta(minutes=11))
     assert unread == 1 and len(entries) == 2  # still listed, no longer counted
+    # The same remembered page (the count is worked out for the moment asked), not a new one.
+    assert inbox.remembered_page(citizen, now=now + datetime.timedelta(minutes=11)) is memo
+    assert memo is not None and memo.unread_at(now + datetime.timedelta(minutes=9)) == 2
 
 
 @pytest.mark.postgres
