@@ -33,6 +33,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -105,7 +106,7 @@ def load_subscribers(n: int, county_id: int, points: bytes) -> None:
     with connection.cursor() as cursor:
         # The bench database is the benchmark's own: wipe citizens and everything that refers to them
         # (a row-by-row DELETE of a million citizens would check every referring table per row).
-        cursor.execute("TRUNCATE citizens_citizen RESTART IDENTITY CASCADE")
+        cursor.execute("TRUNCATE citizens_citizen, delivery_deliveryoutcome RESTART IDENTITY CASCADE")
         now = "2020-01-01 00:00:00+00"
         raw = cursor.cursor  # psycopg 3
         with raw.copy("COPY citizens_citizen (county_id, pseudonym, status, created_at) FROM STDIN") as copy:
@@ -203,6 +204,25 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     ticks = os.sysconf("SC_CLK_TCK")
     return sum(int(x) for x in fields[11:15]) / ticks
+
+
+def postgres_cpu_seconds(database: str) -> float:
+    """CPU seconds of the PostgreSQL backends connected to `database` (process titles name it)."""
+    total = 0.0
+    found = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and f" {database} ".encode() in title:
+            total += cpu_seconds(int(entry))
+            found += 1
+    log(f"postgres backends of {database}: {found}, {total:.2f} CPU-s")
+    return total
 
 
 def children(pid: int) -> list[int]:
@@ -491,6 +511,10 @@ def main() -> int:
     log(f"{args.workers} worker(s) up; dispatching to {n:,} subscribers")
 
     dispatch_id = new_dispatch(county.pk)
+    database = urlparse(url).path.lstrip("/")
+    # CPU of the fan-out alone (worker start-up excluded): workers, sink, their PostgreSQL backends.
+    cpu_before = (sum(cpu_seconds(w.pid) for w in workers), cpu_seconds(sink.pid), postgres_cpu_seconds(database))
+    load_start = os.getloadavg()
     started = time.time()
     tasks.start_fanout(dispatch_id, personal=False)
     killed = False
@@ -517,8 +541,9 @@ def main() -> int:
             raise SystemExit("the fan-out did not finish within an hour")
     stats = sink_stats()
     elapsed = stats["last_accepted_at"] - started
-    worker_cpu = sum(cpu_seconds(w.pid) for w in workers)
-    sink_cpu = cpu_seconds(sink.pid)
+    worker_cpu = sum(cpu_seconds(w.pid) for w in workers) - (0.0 if killed else cpu_before[0])
+    sink_cpu = cpu_seconds(sink.pid) - cpu_before[1]
+    pg_cpu = postgres_cpu_seconds(database) - (0.0 if killed else cpu_before[2])
     progress = Fanout.objects.get(dispatch_id=dispatch_id)
     resent = sum(FanoutBatch.objects.filter(dispatch_id=dispatch_id).values_list("resent", flat=True))
     sampler.stop = True
@@ -542,7 +567,11 @@ def main() -> int:
     naive = measure_naive(points, min(args.naive_sample, n))
     log(f"naive pywebpush loop: {naive:,.1f}/s")
     sink.send_signal(signal.SIGINT)
-    sink.wait(timeout=10)
+    try:
+        sink.wait(timeout=10)
+    except subprocess.TimeoutExpired:  # SIGINT is ignored when the benchmark was started in the background
+        sink.kill()
+        sink.wait()
 
     ok = stats["distinct"] == n and not stats["check_failures"] and progress.sent == n
     result = {
@@ -555,6 +584,8 @@ def main() -> int:
         "times_naive": round(per_second / naive, 1),
         "seconds": round(elapsed, 2),
         "workers": args.workers,
+        "sink_requests": stats["requests"],
+        "sink_by_status": stats["by_status"],
         "distinct_deliveries": stats["distinct"],
         "duplicate_requests": stats["duplicates"],
         "resent_in_doubt": resent,
@@ -562,6 +593,14 @@ def main() -> int:
         "sink_check_failures": len(stats["check_failures"]),
         "worker_cpu_s": round(worker_cpu, 1),
         "sink_cpu_s": round(sink_cpu, 1),
+        "postgres_cpu_s": round(pg_cpu, 1),
+        # per delivery, fan-out only (after a --fault restart: the new workers' whole life)
+        "us_per_delivery": {
+            "worker": round(worker_cpu / n * 1e6),
+            "sink": round(sink_cpu / n * 1e6),
+            "postgres": round(pg_cpu / n * 1e6),
+        },
+        "load_average_1m": {"start": round(load_start[0], 2), "end": round(os.getloadavg()[0], 2)},
         "fault": args.fault,
         "ok": ok,
     }

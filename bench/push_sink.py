@@ -1,5 +1,9 @@
-"""A cheap local Web Push service for benchmarks and tests (HTTP/1.1, keep-alive, 127.0.0.1).
+"""A cheap local Web Push service for benchmarks and tests (HTTP/1.1, keep-alive, pipelining, 127.0.0.1).
 
+Every request is parsed (request line, headers, body by Content-Length; pipelined requests from one
+buffer) and answered with its own response, in order. Like a real push service it refuses a request
+that is not a POST with a numeric TTL, an aes128gcm body of at most 4,096 bytes and a VAPID
+Authorization (400/401/413, counted in `bad_requests`).
 It accepts `POST /s/<index>` (the endpoint path of synthetic subscriber <index>), answers
 `201 Created`, and counts requests and *distinct deliveries* — one per (subscriber, RFC 8030 Topic),
 which is what a device displays (a re-sent copy with the same topic and tag replaces the first).
@@ -57,6 +61,8 @@ GONE = b"HTTP/1.1 410 Gone\r\nContent-Length: 0\r\n\r\n"
 BUSY = b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n"
 DOWN = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n"
 BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"
+UNAUTHORIZED = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n"
+TOO_LARGE = b"HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"
 
 
 class PushSink:
@@ -65,6 +71,7 @@ class PushSink:
         self.check_every = check_every
         self.forbidden = forbidden  # strings that must never appear in a decrypted payload
         self.requests = 0
+        self.bad_requests = 0  # refused before counting: not a POST, no TTL, not aes128gcm, no VAPID
         self.accepted = 0
         self.seen_bits = bytearray((subscribers + 7) // 8) if subscribers else bytearray()
         self.seen_keys: set[bytes] = set()  # (path, topic) for paths that are not /s/<index>
@@ -87,10 +94,24 @@ class PushSink:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -------------------------------------------------------------- request handling
-    def handle(self, path: bytes, headers: dict[bytes, bytes], body: bytes) -> bytes:
+    def handle(self, method: bytes, path: bytes, headers: dict[bytes, bytes], body: bytes) -> bytes:
         self.requests += 1
         if not self.first_at:
             self.first_at = time.time()
+        # What every push service checks on every request (RFC 8030 §5, RFC 8291, RFC 8292): a POST
+        # with a TTL, an aes128gcm body of at most 4,096 bytes, and a VAPID Authorization.
+        if method != b"POST" or b"ttl" not in headers or not headers[b"ttl"].isdigit():
+            self.bad_requests += 1
+            return self._status(400, BAD)
+        if headers.get(b"content-encoding") != b"aes128gcm" or not body:
+            self.bad_requests += 1
+            return self._status(400, BAD)
+        if not headers.get(b"authorization", b"").startswith(b"vapid t="):
+            self.bad_requests += 1
+            return self._status(401, UNAUTHORIZED)
+        if len(body) > 4096:
+            self.bad_requests += 1
+            return self._status(413, TOO_LARGE)
         if path.startswith(b"/gone/"):
             return self._status(410, GONE)
         if path.startswith(b"/down/"):
@@ -173,6 +194,7 @@ class PushSink:
     def stats(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "bad_requests": self.bad_requests,
             "accepted": self.accepted,
             "distinct": self.distinct,
             "duplicates": self.duplicates,
@@ -222,23 +244,27 @@ class _SinkProtocol(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        # Pipelined requests (RFC 9112 §9.3.2) arrive several per read: parse them all from one
+        # buffer by position (no re-slicing of the rest per request) and answer them, in order, with
+        # one write.
         buffer = self.buffer + data if self.buffer else data
         out = []
+        pos = 0
+        size = len(buffer)
         while True:
-            end = buffer.find(b"\r\n\r\n")
+            end = buffer.find(b"\r\n\r\n", pos)
             if end < 0:
                 break
-            head = buffer[:end]
-            lines = head.split(b"\r\n")
+            lines = buffer[pos:end].split(b"\r\n")
             headers: dict[bytes, bytes] = {}
             for line in lines[1:]:
                 name, _, value = line.partition(b":")
                 headers[name.strip().lower()] = value.strip()
             length = int(headers.get(b"content-length", b"0"))
-            if len(buffer) < end + 4 + length:
+            if size < end + 4 + length:
                 break
             body = buffer[end + 4 : end + 4 + length]
-            buffer = buffer[end + 4 + length :]
+            pos = end + 4 + length
             method, path, _ = lines[0].split(b" ", 2)
             if method == b"GET" and path == b"/stats":
                 payload = json.dumps(self.sink.stats()).encode()
@@ -247,13 +273,13 @@ class _SinkProtocol(asyncio.Protocol):
                     % (len(payload), payload)
                 )
             else:
-                out.append(self.sink.handle(path, headers, body))
-        self.buffer = buffer
+                out.append(self.sink.handle(method, path, headers, body))
+        self.buffer = buffer[pos:] if pos < size else b""
         if out:
             if self.sink.delay:  # a slow push service (tests), without blocking other connections
                 asyncio.get_running_loop().call_later(self.sink.delay, self._write, b"".join(out))
             else:
-                self.transport.write(b"".join(out))  # type: ignore[attr-defined]
+                self.transport.write(out[0] if len(out) == 1 else b"".join(out))  # type: ignore[attr-defined]
 
     def _write(self, data: bytes) -> None:
         if not self.transport.is_closing():  # type: ignore[attr-defined]

@@ -56,6 +56,9 @@ DELIVERY_BATCH_LEASE_SECONDS = float(os.environ.get("CIVICPUSH_DELIVERY_LEASE_SE
 DELIVERY_STALL_SECONDS = float(os.environ.get("CIVICPUSH_DELIVERY_STALL_SECONDS", "120"))
 DELIVERY_BATCH_SIZE = int(os.environ.get("CIVICPUSH_DELIVERY_BATCH_SIZE", "1000"))  # devices per batch task
 DELIVERY_CHUNK = int(os.environ.get("CIVICPUSH_DELIVERY_CHUNK", "250"))  # sent, then committed, together
+# Web Push: keep-alive connections per push-service origin, and requests written together on each (1: no pipelining).
+DELIVERY_WEBPUSH_CONNECTIONS = int(os.environ.get("CIVICPUSH_WEBPUSH_CONNECTIONS", "16"))
+DELIVERY_WEBPUSH_PIPELINE = int(os.environ.get("CIVICPUSH_WEBPUSH_PIPELINE", "16"))
 
 ALLOWED_HOSTS = [h for h in os.environ.get("CIVICPUSH_ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CIVICPUSH_CSRF_TRUSTED_ORIGINS", "").split(",") if o]
@@ -260,6 +263,9 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fix-up otherwise closes the database connection before and after every task (a new
+# PostgreSQL backend per fan-out batch); civicpush/config/celery.py still closes broken or expired ones.
+CELERY_DB_REUSE_MAX = int(os.environ.get("CIVICPUSH_CELERY_DB_REUSE_MAX", "100"))
 CELERY_TASK_DEFAULT_QUEUE = "default"
 # Personal notices never wait behind bulk broadcasts: separate queues, separate workers at scale.
 CELERY_TASK_ROUTES = {"civicpush.personal.*": {"queue": "personal"}, "civicpush.bulk.*": {"queue": "bulk"}}

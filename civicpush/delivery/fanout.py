@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import BooleanField, Count, ExpressionWrapper, F, Q
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -379,6 +379,16 @@ def _finish(ids: Iterable[int], status: str, error: str = "", now: datetime.date
     ids = list(ids)
     if not ids:
         return 0
+    if connection.vendor == "postgresql":
+        # One array parameter instead of one placeholder per outcome: the ORM's `pk__in` of a chunk
+        # cost ~1.5 ms of client-side query building and splitting per statement.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {DeliveryOutcome._meta.db_table} SET status = %s, error = %s, finished_at = %s,"
+                " attempts = attempts + 1 WHERE id = ANY(%s) AND status = %s",
+                [status, error[:200], now or timezone.now(), ids, OutcomeStatus.CLAIMED],
+            )
+            return cursor.rowcount
     return DeliveryOutcome.objects.filter(pk__in=ids, status=OutcomeStatus.CLAIMED).update(
         status=status, error=error[:200], finished_at=now or timezone.now(), attempts=F("attempts") + 1
     )
@@ -517,6 +527,7 @@ def run_batch(batch_id: int) -> BatchReport:
             in_range |= Q(device__isnull=True)
         claimed = list(
             DeliveryOutcome.objects.filter(in_range, dispatch=dispatch, status=OutcomeStatus.CLAIMED)
+            .annotate(earlier=ExpressionWrapper(Q(claimed_at__lt=lease_start), output_field=BooleanField()))
             .order_by("pk")
             .values_list(
                 "pk",
@@ -528,12 +539,12 @@ def run_batch(batch_id: int) -> BatchReport:
                 "device__p256dh",
                 "device__auth",
                 "device__removed_at",
-                "claimed_at",
+                "earlier",
             )
         )
         report.claimed = len(claimed)
-        # In doubt: claimed by a worker that died, in a chunk it had started sending.
-        report.resent = sum(1 for r in claimed if r[9] < lease_start and r[0] <= batch.sending_upto)
+        # In doubt: claimed by a worker that died (before this lease), in a chunk it had started sending.
+        report.resent = sum(1 for r in claimed if r[9] and r[0] <= batch.sending_upto)
         nudge = nudge_for(push)
         chunk = chunk_size()
         for start in range(0, len(claimed), chunk):

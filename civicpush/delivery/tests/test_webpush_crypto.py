@@ -87,6 +87,14 @@ def test_oversized_payload_and_bad_keys_are_refused():
         webpush.subscriber_keys(p256dh[:-4], auth)
     with pytest.raises(webpush.InvalidSubscription):
         webpush.subscriber_keys("B" + "A" * 86, auth)  # not a point on the curve
+    with pytest.raises(webpush.InvalidSubscription):
+        webpush.subscriber_keys(p256dh[:-2], auth)  # not base64url (85 characters: a length of 4n + 1)
+    with pytest.raises(webpush.InvalidSubscription):
+        webpush.subscriber_keys("金" * 87, auth)  # not ASCII
+    # padded or not, base64url decodes to the same key
+    assert webpush.subscriber_keys(p256dh + "=" * (-len(p256dh) % 4), auth).ua_public == (
+        webpush.subscriber_keys(p256dh, auth).ua_public
+    )
 
 
 def test_vapid_jwt_verifies_and_is_reused_per_origin():
