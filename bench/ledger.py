@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ledger.py [--clients 16] [--duration 20] [--wallets 2000]
                                      [--processes 1,2] [--flushers 2] [--configs 1x16,2x8] [--scale 16] [--no-api]
+                                     [--api-cpu N] [--no-direct] [--no-pgbench]
 
 Issue 5 (the ledger). On PostgreSQL (BENCH_DATABASE_URL, default
 postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger; created when missing, never dropped):
@@ -23,6 +24,11 @@ postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger; created when missing,
    pools into a random wallet — a unit's system paying rewards — with a new idempotency key each.
 4. `verify_ledger` must pass afterwards.
 
+CPU per transaction is reported for pgbench (client and its backends, over a window of its run) and
+for the API (wrk, the gunicorn workers, the bench database's backends); `--api-cpu N` also measures
+the CPU per API request in one process calling the WSGI application (fast path, Django path, and
+the same transfers handed straight to the batcher; ADR 0014 "Ledger API").
+
 Targets: transfers_per_second ≥ pgbench_tps; api_transfers_per_second ≥ 0.5 × pgbench_tps. The
 final line is JSON with transfers_per_second, api_transfers_per_second, pgbench_tps (and details).
 """
@@ -34,6 +40,7 @@ import json
 import os
 import random
 import re
+import resource
 import secrets
 import shutil
 import subprocess
@@ -55,6 +62,58 @@ from inbox import start_server, stop_server  # noqa: E402
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/civicpush_bench_ledger"
 DEFAULT_PGBENCH_URL = "postgres://postgres@127.0.0.1:5432/civicpush_pgbench"
 POOLS = 32  # reward pools of the bench unit: the API's unit key pays from them into wallets
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+# --- CPU accounting (per transaction: the load generator, the server and the PostgreSQL backends) ---
+
+
+def _cpu_of(pid: int) -> float:
+    """utime + stime of a live process (all its threads), in seconds; 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _backends(database: str) -> list[int]:
+    """PostgreSQL backends connected to `database` (their title is "postgres: user database host …")."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres: ") and f" {database} " in title:
+            found.append(int(entry.name))
+    return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def cpu_snapshot(pids: list[int]) -> dict[int, float]:
+    return {pid: _cpu_of(pid) for pid in pids}
+
+
+def _rusage_cpu(usage: resource.struct_rusage) -> float:
+    return usage.ru_utime + usage.ru_stime
+
+
+def _only(snapshot: dict[int, float], pids: set[int], inside: bool) -> dict[int, float]:
+    return {pid: cpu for pid, cpu in snapshot.items() if (pid in pids) == inside}
+
+
+def cpu_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds used between two snapshots by processes alive at both."""
+    return sum(after[pid] - before[pid] for pid in before if pid in after and after[pid] >= before[pid])
 
 
 # --- pgbench ----------------------------------------------------------------------------------------
@@ -67,6 +126,9 @@ def _pg_args(url: str) -> tuple[list[str], dict[str, str]]:
         env["PGPASSWORD"] = p.password
     args = ["-h", p.hostname or "127.0.0.1", "-p", str(p.port or 5432), "-U", p.username or "postgres"]
     return args, env
+
+
+PGBENCH_CPU: dict[str, float] = {}
 
 
 def run_pgbench(url: str, scale: int, clients: int, seconds: int) -> float:
@@ -83,16 +145,38 @@ def run_pgbench(url: str, scale: int, clients: int, seconds: int) -> float:
         log(f"pgbench -i -s {scale} …")
         subprocess.run([binary, *args, "-i", "-q", "-s", str(scale), name], env=env, check=True, capture_output=True)
     log(f"pgbench tpcb-like, {clients} clients, {seconds} s …")
-    out = subprocess.run(
+    proc = subprocess.Popen(
         [binary, *args, "-c", str(clients), "-j", "2", "-T", str(seconds), name],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    # CPU per transaction over a window inside the run (all connections open): pgbench itself and
+    # its backends (PostgreSQL's shared background processes are left out, as for the API).
+    window = max(1.0, seconds - 2.0)
+    time.sleep(1.0)
+    pids = [proc.pid, *_backends(name)]
+    before, started = cpu_snapshot(pids), time.perf_counter()
+    time.sleep(window)
+    after, elapsed = cpu_snapshot(pids), time.perf_counter() - started
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise SystemExit(f"pgbench failed:\n{err}")
+    PGBENCH_CPU.update(
+        client=cpu_delta({proc.pid: before[proc.pid]}, {proc.pid: after[proc.pid]}),
+        backends=cpu_delta(before, after) - (after[proc.pid] - before[proc.pid]),
+        seconds=elapsed,
+    )
     match = re.search(
         r"tps = ([0-9.]+) \((?:without initial connection time|excluding connections establishing)\)", out
     )
     if not match:
         raise SystemExit(f"could not read pgbench's tps:\n{out}")
-    return float(match.group(1))
+    tps = float(match.group(1))
+    transactions = tps * PGBENCH_CPU["seconds"]
+    PGBENCH_CPU.update(
+        client_us=round(PGBENCH_CPU["client"] / transactions * 1e6, 1),
+        backends_us=round(PGBENCH_CPU["backends"] / transactions * 1e6, 1),
+    )
+    return tps
 
 
 # --- data ---------------------------------------------------------------------------------------------
@@ -329,6 +413,7 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
     pairs = [f"{rng.choice(setup['pools'])},{rng.choice(setup['wallets'])}" for _ in range(20_000)]
     auth = f"Bearer {api_key(setup['unit_id'])}"
     headers = {"Content-Type": "application/json", "Authorization": auth}
+    database = urlparse(url).path.lstrip("/")
     from django.db import connection
 
     connection.close()
@@ -345,19 +430,31 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
                 prefix = f"api-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
                 if generator == "wrk":
                     env = {**os.environ, "BENCH_PAIRS": str(pairs_file), "BENCH_PREFIX": prefix, "BENCH_AUTH": auth}
+                    # CPU of the whole run: wrk (a child: its rusage), the gunicorn workers and the
+                    # database's backends (the workers' connections and the batchers').
+                    server = [*_children(proc.pid), *_backends(database)]
+                    before, wrk_before = cpu_snapshot(server), resource.getrusage(resource.RUSAGE_CHILDREN)
                     out = subprocess.run(
                         ["wrk", "-t", "2", "-c", str(clients), "-d", f"{duration}s", "--timeout", "30s", "-s", str(lua), base],
                         env=env, capture_output=True, text=True, check=True,
                     ).stdout  # fmt: skip
+                    after, wrk_after = cpu_snapshot(server), resource.getrusage(resource.RUSAGE_CHILDREN)
                     raw = json.loads(
                         next(line for line in out.splitlines() if line.startswith("BENCHJSON ")).split(" ", 1)[1]
                     )
                     ok = raw["requests"] - raw["non2xx"] - raw["errors"]
+                    backends = set(_backends(database))
+                    per = 1e6 / max(1, raw["requests"])
                     return {
                         "rps": round(ok / (raw["duration_us"] / 1e6), 1),
                         "p50_ms": round(raw["p50_us"] / 1000, 2),
                         "p99_ms": round(raw["p99_us"] / 1000, 2),
                         "errors": raw["errors"] + raw["non2xx"],
+                        "cpu_us": {
+                            "wrk": round((_rusage_cpu(wrk_after) - _rusage_cpu(wrk_before)) * per, 1),
+                            "gunicorn": round(cpu_delta(_only(before, backends, False), after) * per, 1),
+                            "backends": round(cpu_delta(_only(before, backends, True), after) * per, 1),
+                        },
                     }
                 from multiprocessing import Pool
 
@@ -395,6 +492,97 @@ def run_api(url: str, config: str, setup: dict[str, Any], clients: int, seconds:
     return {"config": config, **result}
 
 
+def measure_api_cpu(setup: dict[str, Any], requests: int, threads: int) -> dict[str, Any]:
+    """CPU per transfer request in ONE process calling the WSGI application (`civicpush.config.wsgi`)
+    from `threads` threads, with the fast path (coins/fastpath_api.py) on and off, and for the same
+    transfers handed straight to the batcher. Each request pays 1 coin from a pool into a wallet with
+    a new key (201 expected). `time.process_time()` covers the request threads and the batcher's
+    threads (the ledger's Python work), not PostgreSQL. Load-independent enough to decide by."""
+    import io
+
+    os.environ["CIVICPUSH_LEDGER_BATCHING"] = "1"
+    from civicpush.coins import ledger
+    from civicpush.coins.models import Account
+    from civicpush.config.wsgi import application
+
+    auth = f"Bearer {api_key(setup['unit_id'])}"
+    rng = random.Random(11)
+    pairs = [(rng.choice(setup["pools"]), rng.choice(setup["wallets"])) for _ in range(2000)]
+    accounts = Account.objects.in_bulk({a for pair in pairs for a in pair})
+    tag = f"cpu-{int(time.time() * 1000)}-{secrets.token_hex(3)}"
+    per_thread = max(1, requests // threads)
+
+    thread_cpu: list[float] = []
+
+    def http_client(mode: str, n: int, failures: list[str]) -> None:
+        started = time.thread_time()
+        for i in range(per_thread):
+            d, c = pairs[(n * per_thread + i) % len(pairs)]
+            body = json.dumps({"key": f"{tag}-{mode}-{n}-{i}", "debit_account_id": d, "credit_account_id": c,
+                               "amount": 1, "kind": "bench"}).encode()  # fmt: skip
+            environ = {
+                "REQUEST_METHOD": "POST", "PATH_INFO": "/api/v1/coins/transfers", "QUERY_STRING": "",
+                "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1:8000",
+                "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.url_scheme": "http",
+                "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "CONTENT_TYPE": "application/json",
+                "CONTENT_LENGTH": str(len(body)), "HTTP_AUTHORIZATION": auth,
+            }  # fmt: skip
+            status: list[str] = []
+            result = application(environ, lambda s, h, e=None, status=status: status.append(s))
+            b"".join(result)
+            if hasattr(result, "close"):
+                result.close()
+            if not status[0].startswith("201"):
+                failures.append(status[0])
+        thread_cpu.append(time.thread_time() - started)
+
+    def direct_client(mode: str, n: int, failures: list[str]) -> None:
+        started = time.thread_time()
+        batcher = ledger.batcher()
+        for i in range(per_thread):
+            d, c = pairs[(n * per_thread + i) % len(pairs)]
+            req = ledger.TransferRequest(key=f"{tag}-{mode}-{n}-{i}", debit=accounts[d], credit=accounts[c], amount=1,
+                                         kind="bench", actor="api-key:bench")  # fmt: skip
+            batcher.transfer(req)
+        thread_cpu.append(time.thread_time() - started)
+
+    def run(mode: str) -> tuple[float, float, float]:
+        nonlocal tag
+        thread_cpu.clear()
+        tag = f"{tag}+"  # new idempotency keys for every round
+        application.active = mode == "fastpath"
+        client = direct_client if mode == "direct" else http_client
+        failures: list[str] = []
+        pool = [threading.Thread(target=client, args=(mode, n, failures)) for n in range(threads)]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for t in pool:
+            t.start()
+        for t in pool:
+            t.join()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        if failures:
+            raise SystemExit(f"{mode}: {len(failures)} requests failed, e.g. {failures[0]}")
+        done = per_thread * threads
+        return cpu / done * 1e6, done / wall, sum(thread_cpu) / done * 1e6
+
+    run("fastpath")  # warm-up: caches, the batcher's threads and connections
+    run("django")
+    figures: dict[str, list[tuple[float, float, float]]] = {"fastpath": [], "django": [], "direct": []}
+    for _round in range(2):
+        for mode in figures:
+            figures[mode].append(run(mode))
+    application.active = True
+    best = {mode: min(runs) for mode, runs in figures.items()}  # the lower CPU of two rounds each
+    return {
+        "threads": threads,
+        "requests_per_mode": per_thread * threads,
+        "cpu_us_per_transfer": {mode: round(cpu, 1) for mode, (cpu, _rps, _t) in best.items()},
+        # of which in the request threads (the rest: the batcher's flushers and durability thread)
+        "request_thread_cpu_us": {mode: round(t, 1) for mode, (_cpu, _rps, t) in best.items()},
+        "in_process_per_second": {mode: round(rps, 1) for mode, (_cpu, rps, _t) in best.items()},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=16)
@@ -411,6 +599,12 @@ def main() -> int:
     parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto")
     parser.add_argument("--no-api", action="store_true")
     parser.add_argument("--no-unbatched", action="store_true")
+    parser.add_argument("--no-direct", action="store_true", help="skip the direct ledger clients (API work)")
+    parser.add_argument(
+        "--api-cpu", type=int, default=0, metavar="N",
+        help="also measure CPU per API request in one process (fast path, Django, direct), N requests each",
+    )  # fmt: skip
+    parser.add_argument("--no-pgbench", action="store_true", help="skip pgbench (development runs only)")
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
@@ -424,11 +618,13 @@ def main() -> int:
     for key, value in TEST_SECRETS.items():
         os.environ.setdefault(key, value)
 
-    load_start = os.getloadavg()[0]
-    pgbench_tps = run_pgbench(
-        os.environ.get("BENCH_PGBENCH_URL", DEFAULT_PGBENCH_URL), args.scale, args.clients, args.duration
-    )
-    log(f"pgbench: {pgbench_tps:.0f} tps")
+    load_start = os.getloadavg()
+    pgbench_tps = 0.0
+    if not args.no_pgbench:
+        pgbench_tps = run_pgbench(
+            os.environ.get("BENCH_PGBENCH_URL", DEFAULT_PGBENCH_URL), args.scale, args.clients, args.duration
+        )
+        log(f"pgbench: {pgbench_tps:.0f} tps; CPU per transaction: {json.dumps(PGBENCH_CPU)}")
 
     import django
 
@@ -441,15 +637,23 @@ def main() -> int:
     vacuum()
     connection.close()
 
+    api_cpu: dict[str, Any] = {}
+    if args.api_cpu:
+        log(f"API CPU per request in one process ({args.api_cpu} requests per mode, {args.clients} threads) …")
+        api_cpu = measure_api_cpu(setup, args.api_cpu, args.clients)
+        log(json.dumps(api_cpu))
+        connection.close()
+
     runs = []
-    for processes in (int(p) for p in args.processes.split(",")):
+    for processes in (int(p) for p in args.processes.split(",") if not args.no_direct):
         log(f"ledger, batched: {args.clients} clients over {processes} process(es), {args.duration} s …")
         runs.append({**run_ledger(setup["wallets"], args.clients, processes, args.duration, True, args.flushers),
                      "processes": processes})  # fmt: skip
         log(json.dumps(runs[-1]))
-    batched = max(runs, key=lambda r: r["transfers_per_second"])
+    batched = max(runs, key=lambda r: r["transfers_per_second"]) if runs else {
+        "transfers_per_second": None, "mean_batch": None, "processes": None, "errors": 0}  # fmt: skip
     unbatched: dict[str, Any] = {}
-    if not args.no_unbatched:
+    if not args.no_unbatched and runs:
         log("ledger, one transaction per transfer …")
         unbatched = run_ledger(setup["wallets"], args.clients, batched["processes"], args.duration, batched=False)
         log(json.dumps(unbatched))
@@ -491,9 +695,13 @@ def main() -> int:
                 "errors": batched["errors"] + unbatched.get("errors", 0) + (api.get("errors") or 0),
                 "clients": args.clients,
                 "verify_problems": len(problems),
-                "target_transfers_met": batched["transfers_per_second"] >= pgbench_tps,
+                "target_transfers_met": bool(runs) and batched["transfers_per_second"] >= pgbench_tps,
                 "target_api_met": bool(api) and api["rps"] >= 0.5 * pgbench_tps,
-                "load_average": [round(load_start, 1), round(os.getloadavg()[0], 1)],  # 1-min, at start and end
+                "api_ratio": round(api["rps"] / pgbench_tps, 3) if api and pgbench_tps else None,
+                "api_cpu_us": api.get("cpu_us"),
+                "pgbench_cpu_us": {k: PGBENCH_CPU.get(k) for k in ("client_us", "backends_us")},
+                "api_in_process": api_cpu or None,
+                "load_average": [round(x, 1) for x in (*load_start, *os.getloadavg())],  # 1/5/15-min, start and end
             }
         )
     )

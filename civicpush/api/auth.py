@@ -160,12 +160,20 @@ def _cached_key(raw: str) -> UnitApiKey | None:
     return key
 
 
-def _principal_for_raw_key(raw: str) -> ApiPrincipal:
+def principal_for_key(raw: str) -> ApiPrincipal | None:
+    """The principal of a raw key, or None for a key the API refuses (also used by fast paths)."""
     key = _cached_key(raw.strip())
     if key is None or not key.unit.is_active:
+        return None
+    return ApiPrincipal(api_key=key)
+
+
+def _principal_for_raw_key(raw: str) -> ApiPrincipal:
+    principal = principal_for_key(raw)
+    if principal is None:
         # A presented but bad key is an error, never a reason to try the session instead.
         raise InvalidApiKey()
-    return ApiPrincipal(api_key=key)
+    return principal
 
 
 class ApiKeyBearer(HttpBearer):

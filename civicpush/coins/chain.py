@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import json.encoder
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -59,3 +60,48 @@ def canonical(fields: dict[str, Any], legs: Iterable[tuple[int, int, int]]) -> s
 
 def link(prev_hash: str, fields: dict[str, Any], legs: Iterable[tuple[int, int, int]]) -> str:
     return hashlib.sha256((prev_hash + canonical(fields, legs)).encode()).hexdigest()
+
+
+# The hot path (`pg_transfers`) builds the same text piecewise, without a dict per transfer and
+# without sorting keys: "seq" sorts last, so canonical() == head(...) + str(seq) + "}", and the
+# database appends the sequence number and chains the hashes under the chain head's lock. Strings
+# are encoded exactly as json.dumps(ensure_ascii=False) encodes them (the same C encoder).
+_encode_str = json.encoder.encode_basestring  # what json.dumps(..., ensure_ascii=False) uses for str
+_EMPTY_METADATA = "{}"
+
+
+def created_at_text(value: datetime.datetime) -> str:
+    """The canonical `created_at` value of a batch, computed once (see `head`)."""
+    return _utc(value)
+
+
+def metadata_text(metadata: dict[str, Any] | None) -> str:
+    if not metadata:
+        return _EMPTY_METADATA
+    return json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def head(
+    *,
+    county_id: int,
+    key: str,
+    kind: str,
+    debit_id: int,
+    credit_id: int,
+    amount: int,
+    memo: str,
+    metadata: str,
+    actor_label: str,
+    created_at: str,
+    legs: Iterable[tuple[int, int, int]],
+) -> str:
+    """canonical() of a plain transfer (no budget, hold or reversal) up to and including `"seq":`.
+    `metadata` is `metadata_text(...)`, `created_at` is `created_at_text(...)`."""
+    enc = _encode_str
+    leg_text = ",".join(f"[{p},{b},{a}]" for p, b, a in sorted((int(p), int(b), int(a)) for p, b, a in legs))
+    return (
+        f'{{"actor":{enc(actor_label)},"amount":{int(amount)},"budget":null,"county":{int(county_id)},'
+        f'"created_at":"{created_at}","credit":{int(credit_id)},"debit":{int(debit_id)},"hold":null,'
+        f'"key":{enc(key)},"kind":{enc(kind)},"legs":[{leg_text}],"memo":{enc(memo)},"metadata":{metadata},'
+        f'"reverses":null,"seq":'
+    )

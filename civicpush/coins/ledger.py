@@ -23,7 +23,9 @@ balance (except on the issuing account), holds above the balance, and issuing ab
 budget; keys are unique; transfers and legs are append-only.
 
 Batching (`transfer_batch`, `TransferBatcher`) is what makes the ledger fast: one commit, one chain
-lock and one update per touched lot for many transfers, as TigerBeetle batches events.
+lock and one update per touched lot for many transfers, as TigerBeetle batches events. On
+PostgreSQL, batches of plain transfers take the raw-SQL path in `pg_transfers` (two round trips, the
+hash chain computed under the chain head's lock inside the writing statement).
 
 A refused operation records nothing: retrying its key later may succeed (unlike TigerBeetle's
 `id_already_failed`); a retry of a *successful* key never applies twice.
@@ -34,13 +36,14 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
+import json.encoder
 import random
 import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,6 +230,30 @@ class _Op:
     fingerprint: str = ""
 
     def seal(self) -> _Op:
+        if (
+            self.op == "transfer"
+            and type(self.amount) is int
+            and type(self.debit_id) is int
+            and type(self.credit_id) is int
+            and self.budget_id is None
+            and self.period_id is None
+            and self.expires_at is None
+            and self.hold_id is None
+            and self.transfer_id is None
+            and self.lot is None
+        ):
+            # The hot path (a plain transfer): the same text as below, without building and sorting a dict.
+            meta = _dumps(self.metadata) if self.metadata else "{}"
+            text = (
+                f'{{"amount":{self.amount},"budget":null,"credit":{self.credit_id},"debit":{self.debit_id},'
+                f'"expires_at":null,"hold":null,"kind":{_encode_str(self.kind)},"lot":null,'
+                f'"memo":{_encode_str(self.memo)},"metadata":{meta},"op":"transfer","period":null,"transfer":null}}'
+            )
+            self.fingerprint = hashlib.sha256(text.encode()).hexdigest()
+            return self
+        return self._seal_generic()
+
+    def _seal_generic(self) -> _Op:
         body = {
             "op": self.op,
             "debit": self.debit_id,
@@ -242,9 +269,16 @@ class _Op:
             "transfer": self.transfer_id,
             "lot": list(self.lot) if self.lot else None,
         }
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-        self.fingerprint = hashlib.sha256(text.encode()).hexdigest()
+        self.fingerprint = hashlib.sha256(_dumps(body).encode()).hexdigest()
         return self
+
+
+def _dumps(value: Any) -> str:
+    """The canonical JSON of request fingerprints."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+_encode_str = json.encoder.encode_basestring  # how json.dumps(ensure_ascii=False) writes a str
 
 
 def _actor_label(actor: Any) -> str:
@@ -561,9 +595,15 @@ def _apply(ops: list[_Op], now: datetime.datetime | None = None, *, wait_durable
     the result returned. No caller ever hears of a transfer that a crash could still undo; a crash
     loses a suffix of the WAL, so a later transaction that saw this one is lost with it. Inside a
     caller's transaction nothing changes: the caller's own commit is synchronous as usual.
-    `wait_durable=False` (the batcher) leaves the barrier to the caller: it must call
-    `_wait_durable()` (on any connection) before handing out the results."""
+    Plain transfers (the hot path) go to `pg_transfers` in a transaction of their own, whose write,
+    COMMIT and barrier travel in one round trip. `wait_durable=False` leaves the barrier to the
+    caller: it must call `_wait_durable()` (on any connection) before handing out the results."""
     release_early = connection.vendor == "postgresql" and not connection.in_atomic_block
+    if release_early and ops and all(op.op == "transfer" for op in ops):
+        # Plain transfers (the hot path): raw SQL in a transaction of its own, two round trips.
+        fast = _apply_transfers_committed(ops, now, durable=wait_durable)  # the barrier included
+        if fast is not None:
+            return fast
     for attempt in range(MAX_ATTEMPTS):
         try:
             with transaction.atomic():
@@ -572,6 +612,47 @@ def _apply(ops: list[_Op], now: datetime.datetime | None = None, *, wait_durable
                 _wait_durable()
             return results
         except (_Retry, IntegrityError, OperationalError, DatabaseError) as exc:
+            if attempt == MAX_ATTEMPTS - 1 or not _retryable(exc):
+                raise
+            time.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
+    raise AssertionError("unreachable")
+
+
+def _dedupe(ops: list[_Op]) -> tuple[list[Any], list[bool], dict[int, int], dict[str, int]]:
+    """A key repeated inside one batch: same body → answered with its first occurrence's result
+    (`dup_of`); another body → IdempotencyConflict."""
+    results: list[Any] = [None] * len(ops)
+    settled = [False] * len(ops)
+    dup_of: dict[int, int] = {}
+    first_by_key: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        j = first_by_key.get(op.key)
+        if j is None:
+            first_by_key[op.key] = i
+        elif ops[j].fingerprint != op.fingerprint:
+            results[i], settled[i] = IdempotencyConflict(), True
+        else:
+            dup_of[i] = j
+    return results, settled, dup_of, first_by_key
+
+
+def _apply_transfers_committed(ops: list[_Op], now: datetime.datetime | None, *, durable: bool) -> list[Any] | None:
+    """Plain transfers of one county on PostgreSQL, outside any transaction: `pg_transfers` in a
+    transaction of its own (early lock release, the commit pipelined with the write), retried like
+    `_apply`. None when the generic engine must answer (a key already recorded, an account that may
+    go negative, several counties): nothing was written."""
+    from .pg_transfers import apply_transfers_committed
+
+    results, settled, dup_of, _first = _dedupe(ops)
+    fresh = [i for i in range(len(ops)) if not settled[i] and i not in dup_of]
+    if not fresh or len({ops[i].county_id for i in fresh}) != 1:
+        return None
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            if not apply_transfers_committed(ops, fresh, results, now or timezone.now(), durable=durable):
+                return None
+            return _replay_duplicates(results, dup_of)
+        except (IntegrityError, OperationalError, DatabaseError) as exc:
             if attempt == MAX_ATTEMPTS - 1 or not _retryable(exc):
                 raise
             time.sleep(random.uniform(0, 0.002 * (2 ** min(attempt, 6))))
@@ -649,28 +730,14 @@ def _replay(rec: LedgerKey) -> Any:
 
 def _apply_once(ops: list[_Op], now: datetime.datetime, release_early: bool = False) -> list[Any]:
     n = len(ops)
-    results: list[Any] = [None] * n
-    settled = [False] * n
-    dup_of: dict[int, int] = {}
-    first_by_key: dict[str, int] = {}
-    for i, op in enumerate(ops):
-        j = first_by_key.get(op.key)
-        if j is None:
-            first_by_key[op.key] = i
-        elif ops[j].fingerprint != op.fingerprint:
-            results[i], settled[i] = IdempotencyConflict(), True
-        else:
-            dup_of[i] = j
-    if connection.vendor == "postgresql" and all(op.op == "transfer" for op in ops):
-        # Plain transfers of one county (the hot path): raw SQL, five statements per batch.
+    results, settled, dup_of, first_by_key = _dedupe(ops)
+    if connection.vendor == "postgresql" and not release_early and all(op.op == "transfer" for op in ops):
+        # Plain transfers of one county inside the caller's transaction: raw SQL, two round trips.
+        # (Outside one, `_apply` already tried `_apply_transfers_committed`.)
         from .pg_transfers import apply_transfers
 
         fresh = [i for i in range(n) if not settled[i] and i not in dup_of]
-        if (
-            fresh
-            and len({ops[i].county_id for i in fresh}) == 1
-            and apply_transfers(ops, fresh, results, now, release_early=release_early)
-        ):
+        if fresh and len({ops[i].county_id for i in fresh}) == 1 and apply_transfers(ops, fresh, results, now):
             return _replay_duplicates(results, dup_of)
     if release_early:
         with connection.cursor() as cursor:
@@ -1079,36 +1146,70 @@ def _write(
 # --- batching many callers into shared commits ----------------------------------------------------
 
 
+class _Waiter:
+    """What `TransferBatcher.transfer` waits on: one lock, released once by the flusher (cheaper
+    than a Future's condition variable; `submit` still hands out real Futures)."""
+
+    __slots__ = ("_error", "_lock", "_value")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._lock.acquire()
+        self._value: Any = None
+        self._error: BaseException | None = None
+
+    def set_result(self, value: Any) -> None:
+        self._value = value
+        self._lock.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error = error
+        self._lock.release()
+
+    def result(self, timeout: float) -> Any:
+        if not self._lock.acquire(timeout=timeout):
+            raise TimeoutError("the ledger batcher did not answer in time")
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 class TransferBatcher:
     """Groups concurrent callers' transfers into shared commits (TigerBeetle-style batching).
 
     `submit()` queues a request and returns a Future with that caller's own TransferResult or
     DomainError; `transfer()` waits for it. Flusher threads (each its own DB connection; two by
-    default: while one batch waits for its durability barrier, the next one is being applied) take
-    everything queued — up to `max_batch` — and apply it in one transaction. While
-    a batch is in flight new requests pile up, so the batch size follows the load with no timer:
-    alone, a caller waits one commit; under load, many share one. After waking, the flusher lingers
-    a little (`linger`, only while the queue keeps growing) for the callers it just answered.
+    default: while one batch waits for the disk, the next one is being applied) take everything
+    queued — up to `max_batch` — and apply it in one transaction. While a batch is in flight new
+    requests pile up, so the batch size follows the load with no timer: alone, a caller waits one
+    commit; under load, many share one. After waking, the flusher lingers a little (`linger`, only
+    while the queue keeps growing) for the callers it just answered.
 
-    Durability is pipelined: a batch commits with early lock release (see `_apply`) and goes to the
-    durability thread, whose barrier (one synchronous commit on its own connection) covers every
-    batch committed before it; only then are that batch's callers answered. Meanwhile the flusher
-    already applies the next batch instead of waiting for the disk.
+    Durability: on PostgreSQL a batch of plain transfers is written, committed with early lock
+    release and followed by the durability barrier in one pipelined round trip (see `_apply` and
+    `pg_transfers`): the county's chain head and the accounts are free again as soon as the commit
+    is in the WAL buffers, and the batch's callers are answered only once it is on disk.
     """
 
     def __init__(
-        self, *, max_batch: int = 500, flushers: int = 2, linger: float = 0.0002, switch_interval: float = 0.0005
+        self,
+        *,
+        max_batch: int = 500,
+        flushers: int = 2,
+        linger: float = 0.0002,
+        switch_interval: float = 0.0005,
+        split_min: int = 5,
     ) -> None:
         self.max_batch = max_batch
+        self.split_min = split_min
         self.flushers = flushers
         self.linger = linger
         self.switch_interval = switch_interval
-        self._queue: list[tuple[TransferRequest, Future[Any]]] = []
-        self._cond = threading.Condition()
-        self._committed: list[tuple[list[Future[Any]], list[Any]]] = []
-        self._durable_cond = threading.Condition()
+        self._queue: list[tuple[TransferRequest, Any]] = []
+        self._cond = threading.Condition(threading.Lock())
+        self._idle = 0  # flushers waiting for the queue to fill (only they are notified)
+        self._applying = 0  # flushers applying a batch
         self._threads: list[threading.Thread] = []
-        self._durability: threading.Thread | None = None
         self._stopping = False
         self.batches = 0
         self.items = 0
@@ -1116,14 +1217,12 @@ class TransferBatcher:
     def start(self) -> TransferBatcher:
         with self._cond:
             if not self._threads:
-                # The flusher holds row locks (its accounts, the county's chain head) across its round
-                # trips; after each one it needs the GIL back. With request threads busy in Python
-                # (a web worker), CPython's default 5 ms switch interval made every round trip wait up
-                # to 5 ms with the locks held, stalling other processes' batches behind them.
+                # The flusher holds row locks (its accounts) across its round trips; after each one it
+                # needs the GIL back. With request threads busy in Python (a web worker), CPython's
+                # default 5 ms switch interval made every round trip wait up to 5 ms with the locks
+                # held, stalling other processes' batches behind them.
                 if sys.getswitchinterval() > self.switch_interval:
                     sys.setswitchinterval(self.switch_interval)
-                self._durability = threading.Thread(target=self._run_durability, name="coins-durable", daemon=True)
-                self._durability.start()
                 for n in range(self.flushers):
                     thread = threading.Thread(target=self._run, name=f"coins-batcher-{n}", daemon=True)
                     thread.start()
@@ -1136,91 +1235,92 @@ class TransferBatcher:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join()
-        with self._durable_cond:
-            self._durable_cond.notify_all()
-        if self._durability is not None:
-            self._durability.join()
 
-    def submit(self, request: TransferRequest) -> Future[Any]:
+    def _put(self, request: TransferRequest, sink: Any) -> None:
         if not self._threads:
             self.start()
-        future: Future[Any] = Future()
         with self._cond:
-            self._queue.append((request, future))
-            self._cond.notify()
+            self._queue.append((request, sink))
+            if self._idle:
+                self._cond.notify()
+
+    def submit(self, request: TransferRequest) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._put(request, future)
         return future
 
     def transfer(self, request: TransferRequest, timeout: float = 30) -> TransferResult:
-        result = self.submit(request).result(timeout)
+        waiter = _Waiter()
+        self._put(request, waiter)
+        result = waiter.result(timeout)
         if isinstance(result, DomainError):
             raise result
         return result  # type: ignore[no-any-return]
+
+    def _take_batch(self) -> list[tuple[TransferRequest, Any]] | None:
+        """The next batch (None: stopping and nothing left)."""
+        while True:
+            with self._cond:
+                while not self._queue and not self._stopping:
+                    self._idle += 1
+                    try:
+                        self._cond.wait()
+                    finally:
+                        self._idle -= 1
+                if not self._queue:
+                    return None
+                seen = len(self._queue)
+            # Callers just answered by the previous batch are about to come back: give them a moment
+            # (while the queue keeps growing, up to `linger` each) to join this one. A plain sleep:
+            # a lingering flusher is not woken by every arrival.
+            while seen < self.max_batch and not self._stopping:
+                time.sleep(self.linger)
+                if len(self._queue) == seen:
+                    break
+                seen = len(self._queue)
+            with self._cond:
+                waiting = len(self._queue)
+                if not waiting:
+                    continue  # another flusher took them meanwhile
+                take = min(waiting, self.max_batch)
+                if self._applying < len(self._threads) - 1 and take >= 2 * self.split_min:
+                    # Another flusher is free: share the queue with it, so that two half batches are
+                    # in flight at once instead of one whole batch and an idle connection (a batch's
+                    # time is mostly waiting: round trips, the commit's flush).
+                    take = (take + 1) // 2
+                    if self._idle:
+                        self._cond.notify()
+                self._applying += 1
+                batch, self._queue = self._queue[:take], self._queue[take:]
+                return batch
 
     def _run(self) -> None:
         from django.db import close_old_connections
 
         try:
             while True:
-                with self._cond:
-                    while not self._queue and not self._stopping:
-                        self._cond.wait()
-                    if not self._queue and self._stopping:
-                        return
-                    # Callers just answered by the previous batch are about to come back: give them
-                    # a moment (while the queue keeps growing, up to `linger` each) to join this one.
-                    seen = len(self._queue)
-                    while seen < self.max_batch and not self._stopping:
-                        self._cond.wait(self.linger)
-                        if len(self._queue) == seen:
-                            break
-                        seen = len(self._queue)
-                    batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
+                batch = self._take_batch()
+                if batch is None:
+                    return
                 try:
-                    results: list[Any] = _transfer_batch([r for r, _f in batch], wait_durable=False)
+                    results: list[Any] = _transfer_batch([r for r, _s in batch], wait_durable=True)
                 except Exception as exc:  # a database outage: every caller of this batch gets it
                     close_old_connections()
                     results = [exc] * len(batch)
-                self.batches += 1
-                self.items += len(batch)
-                with self._durable_cond:
-                    self._committed.append(([f for _r, f in batch], results))
-                    self._durable_cond.notify()
-        finally:
-            connection.close()
-            with self._durable_cond:
-                self._durable_cond.notify_all()
-
-    def _run_durability(self) -> None:
-        try:
-            while True:
-                with self._durable_cond:
-                    while not self._committed and not self._finished():
-                        self._durable_cond.wait(0.1)
-                    if not self._committed and self._finished():
-                        return
-                    groups, self._committed = self._committed, []
-                failure: Exception | None = None
-                if connection.vendor == "postgresql":
+                with self._cond:
+                    self._applying -= 1
+                    self.batches += 1
+                    self.items += len(batch)
+                for (_r, sink), result in zip(batch, results, strict=True):
                     try:
-                        _wait_durable()
-                    except Exception as exc:  # committed, but not known to be durable: callers retry their keys
-                        from django.db import close_old_connections
-
-                        close_old_connections()
-                        failure = exc
-                for futures, results in groups:
-                    for future, result in zip(futures, results, strict=True):
-                        if failure is not None:
-                            future.set_exception(failure)
-                        elif isinstance(result, Exception) and not isinstance(result, DomainError):
-                            future.set_exception(result)
+                        if isinstance(result, Exception) and not isinstance(result, DomainError):
+                            sink.set_exception(result)  # committed but not known durable, or not committed
                         else:
-                            future.set_result(result)
+                            sink.set_result(result)
+                    except InvalidStateError:  # a Future its caller cancelled: the others still get theirs
+                        pass
         finally:
             connection.close()
-
-    def _finished(self) -> bool:
-        return self._stopping and not any(t.is_alive() for t in self._threads) and not self._committed
 
 
 _batchers: dict[int, TransferBatcher] = {}
