@@ -1328,12 +1328,15 @@ _batchers_lock = threading.Lock()
 
 
 def batcher() -> TransferBatcher:
-    """This process's shared batcher (started on first use; one per process, e.g. per web worker)."""
+    """This process's shared batcher (started on first use; one per process, e.g. per web worker).
+    CIVICPUSH_LEDGER_SWITCH_INTERVAL sets the interpreter's thread switch interval it asks for (seconds;
+    default 0.0005, see `TransferBatcher.start`)."""
     import os
 
     with _batchers_lock:
         pid = os.getpid()
         b = _batchers.get(pid)
         if b is None:
-            b = _batchers[pid] = TransferBatcher().start()
+            interval = float(os.environ.get("CIVICPUSH_LEDGER_SWITCH_INTERVAL", "0.0005"))
+            b = _batchers[pid] = TransferBatcher(switch_interval=interval).start()
         return b
