@@ -63,20 +63,7 @@ from civicpush.core import fastpath
 logger = logging.getLogger(__name__)
 
 # The middleware whose effects on `GET /` this handler reproduces; any other list: Django answers.
-EXPECTED_MIDDLEWARE = (
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "civicpush.core.middleware.RequestContextMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "civicpush.core.middleware.StaffIdleTimeoutMiddleware",
-    "civicpush.citizens.middleware.CitizenMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-)
+EXPECTED_MIDDLEWARE = fastpath.REPRODUCED_MIDDLEWARE
 # Session engines whose SessionStore.load() is all SessionMiddleware does to read a session.
 SESSION_ENGINES = frozenset(
     {

@@ -54,20 +54,7 @@ MAX_BODY = 64 * 1024  # a transfer is ~200 bytes; anything larger goes to Django
 
 # The middleware this module's headers imitate (`_Config.headers`). Another list — a middleware
 # added, removed or reordered — turns the fast path off until this module has been brought in line.
-KNOWN_MIDDLEWARE = (
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "civicpush.core.middleware.RequestContextMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "civicpush.core.middleware.StaffIdleTimeoutMiddleware",
-    "civicpush.citizens.middleware.CitizenMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-)
+KNOWN_MIDDLEWARE = fastpath.REPRODUCED_MIDDLEWARE
 
 
 class _Request:

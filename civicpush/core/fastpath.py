@@ -27,6 +27,24 @@ StartResponse = Callable[..., Any]
 # A handler answers the request (returning the WSGI body) or returns None to let Django answer it.
 Handler = Callable[[Environ, StartResponse], Iterable[bytes] | None]
 
+# The middleware chain whose effects the handlers reproduce for the requests they answer (security
+# headers, session, language, CSRF cookie, request context …). A handler checks settings.MIDDLEWARE
+# against it and stays off when the chain differs, until it has been brought in line.
+REPRODUCED_MIDDLEWARE = (
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "civicpush.core.middleware.RequestContextMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "civicpush.core.middleware.StaffIdleTimeoutMiddleware",
+    "civicpush.citizens.middleware.CitizenMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+)
+
 _routes: dict[tuple[str, str], Handler] = {}
 
 

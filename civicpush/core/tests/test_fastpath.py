@@ -70,3 +70,10 @@ def test_switched_off_by_the_environment(route, monkeypatch):
     assert fastpath.FastPathApplication(_django)(_environ(), _Recorder()) == [b"django"]
     monkeypatch.setenv("CIVICPUSH_FASTPATH", "1")
     assert fastpath.FastPathApplication(_django)(_environ(), _Recorder()) == [b"fast"]
+
+
+def test_the_project_runs_the_middleware_the_handlers_reproduce():
+    # A changed chain silently turns the fast paths off; this makes the change visible.
+    from django.conf import settings
+
+    assert tuple(settings.MIDDLEWARE) == fastpath.REPRODUCED_MIDDLEWARE
