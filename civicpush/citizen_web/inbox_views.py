@@ -229,12 +229,9 @@ def inbox(request: HttpRequest, citizen: Citizen) -> HttpResponse:
     return _keep_offline(HttpResponse(finish(request, prefilled_page(request, citizen, query))))
 
 
-def prefilled_page(request: Any, citizen: Citizen, query: InboxQuery) -> Prefilled:
-    """The inbox page for `query` up to the per-request parts (`shell.finish` adds the CSRF token and
-    the full path), for a signed-in citizen with current consent, without flash messages and DEBUG
-    off. Also what the WSGI fast path (fastpath.py) serves; `request` is used only when the page's
-    shell is rendered for the first time in this process (as its template context's request)."""
-    memo = remembered_page(
+def _remembered(citizen: Citizen, query: InboxQuery) -> Any:
+    """The citizen's remembered page for `query` (pushes.inbox), as both page builders read it."""
+    return remembered_page(
         citizen,
         topic=query.topic,
         push_type=query.push_type,
@@ -242,6 +239,14 @@ def prefilled_page(request: Any, citizen: Citizen, query: InboxQuery) -> Prefill
         before=query.before,
         limit=PAGE_SIZE,
     )
+
+
+def prefilled_page(request: Any, citizen: Citizen, query: InboxQuery) -> Prefilled:
+    """The inbox page for `query` up to the per-request parts (`shell.finish` adds the CSRF token and
+    the full path), for a signed-in citizen with current consent, without flash messages and DEBUG
+    off. Also what the WSGI fast path (fastpath.py) serves; `request` is used only when the page's
+    shell is rendered for the first time in this process (as its template context's request)."""
+    memo = _remembered(citizen, query)
     language = translation.get_language() or ""
     prefix = get_script_prefix()
     now = timezone.now()
@@ -343,14 +348,7 @@ def _page_parts(
 
 def _slow_context(citizen: Citizen, query: InboxQuery) -> dict[str, Any]:
     """The inbox template's full context (DEBUG, or flash messages to show)."""
-    memo = remembered_page(
-        citizen,
-        topic=query.topic,
-        push_type=query.push_type,
-        search=query.search or None,
-        before=query.before,
-        limit=PAGE_SIZE,
-    )
+    memo = _remembered(citizen, query)
     language = translation.get_language() or ""
     now = timezone.now()
     unread = memo.unread_at(now) if memo is not None else 0
